@@ -9,11 +9,11 @@
  *
  *   node --import tsx bench/benchmarks.ts [--prompts 200000] [--data ../shared/data]
  */
+import { ArtifactStore, PluginRegistry, Progress, Random, RandomRouter } from "@routellm/core"
+import { Effect, Layer, Schema } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Effect, Layer, Schema } from "effect"
-import { ArtifactStore, PluginRegistry, Progress, Random, RandomRouter } from "@routellm/core"
 // The package sources, so the bench measures the code as it is (not a stale dist/).
 import { Evaluate, Metrics, Mmlu, plugins } from "../packages/benchmarks/src/index.ts"
 
@@ -50,10 +50,12 @@ Metrics.sweep(winRates, strong, weak)
 const naive = time(() => naiveSweep(10))
 const typed = time(() => Metrics.sweep(winRates, strong, weak))
 const exact = time(() => Metrics.exactCurve(winRates, strong, weak))
-const agree = naive.value.every((point, index) =>
-  Math.abs(point.score - typed.value.score[10 - index]!) < 1e-12
+const agree = naive.value.every((point, index) => Math.abs(point.score - typed.value.score[10 - index]!) < 1e-12)
+console.log(
+  `sweep of ${promptCount} prompts, 10 bins: typed ${typed.ms.toFixed(1)} ms, plain arrays ${naive.ms.toFixed(1)} ms (${
+    (naive.ms / typed.ms).toFixed(1)
+  }x faster; same points: ${agree})`
 )
-console.log(`sweep of ${promptCount} prompts, 10 bins: typed ${typed.ms.toFixed(1)} ms, plain arrays ${naive.ms.toFixed(1)} ms (${(naive.ms / typed.ms).toFixed(1)}x faster; same points: ${agree})`)
 console.log(`exact curve (${exact.value.strongPercent.length} points): ${exact.ms.toFixed(1)} ms (${(exact.ms / typed.ms).toFixed(1)}x the 10-bin sweep)`)
 
 // 2. Cold against cached evaluation on MMLU.
@@ -68,5 +70,9 @@ const evaluateOnce = Effect.gen(function*() {
 }).pipe(Effect.scoped, Effect.provide(layer), Effect.provideService(Progress.Reporter, Progress.silent))
 const cold = await Effect.runPromise(evaluateOnce)
 const warm = await Effect.runPromise(evaluateOnce)
-console.log(`MMLU random x10 seeds: cold ${cold.ms.toFixed(0)} ms, cached ${warm.ms.toFixed(0)} ms (${(cold.ms / warm.ms).toFixed(1)}x; cached: ${warm.cached}; APGR ${cold.apgr.toFixed(4)} both times: ${cold.apgr === warm.apgr})`)
+console.log(
+  `MMLU random x10 seeds: cold ${cold.ms.toFixed(0)} ms, cached ${warm.ms.toFixed(0)} ms (${(cold.ms / warm.ms).toFixed(1)}x; cached: ${warm.cached}; APGR ${
+    cold.apgr.toFixed(4)
+  } both times: ${cold.apgr === warm.apgr})`
+)
 await Fs.rm(root, { recursive: true, force: true })

@@ -11,11 +11,11 @@
  *
  *   node --import tsx bench/embedders.ts [--prompts 1000] [--baseline 30] [--wasm 0|1]
  */
+import { type Embedder, Files, Matrix } from "@routellm/core"
+import { Effect, type Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Effect, type Scope } from "effect"
-import { Files, Matrix, type Embedder } from "@routellm/core"
 // The package sources, so the bench measures the code as it is (not a stale dist/).
 import { SentencePiece, UseLite } from "../packages/embedders/src/index.ts"
 import * as TfjsUseLite from "../packages/embedders/src/internal/TfjsUseLite.ts"
@@ -90,7 +90,9 @@ const rate = (count: number, timing: Timing) => ({
 
 const format = (label: string, count: number, timing: Timing) => {
   const r = rate(count, timing)
-  return `${label.padEnd(34)} ${r.wall.toFixed(1).padStart(8)} prompts/s   ${r.perCpuSecond.toFixed(1).padStart(8)} prompts/CPU-s   (${count} prompts, ${timing.seconds.toFixed(2)} s)`
+  return `${label.padEnd(34)} ${r.wall.toFixed(1).padStart(8)} prompts/s   ${r.perCpuSecond.toFixed(1).padStart(8)} prompts/CPU-s   (${count} prompts, ${
+    timing.seconds.toFixed(2)
+  } s)`
 }
 
 const fastPath = (config: Partial<UseLite.Config>, texts: ReadonlyArray<string>): Effect.Effect<
@@ -123,9 +125,9 @@ const program = Effect.gen(function*() {
   const int8 = yield* Effect.scoped(fastPath({ precision: "int8" }, texts))
   const int8Cosines = rowCosines(int8.vectors, float32.vectors)
   console.log(
-    `${format("fast path (onnx int8, default)", texts.length, int8.timing)}   cosine to float32: min ${
-      Math.min(...int8Cosines).toFixed(5)
-    }, mean ${(int8Cosines.reduce((a, b) => a + b, 0) / int8Cosines.length).toFixed(5)}`
+    `${format("fast path (onnx int8, default)", texts.length, int8.timing)}   cosine to float32: min ${Math.min(...int8Cosines).toFixed(5)}, mean ${
+      (int8Cosines.reduce((a, b) => a + b, 0) / int8Cosines.length).toFixed(5)
+    }`
   )
   console.log(format("onnx float32", texts.length, float32.timing))
 

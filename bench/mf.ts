@@ -10,10 +10,10 @@
  *
  *   node --import tsx bench/mf.ts [--battles 20000] [--text-dim 512] [--models 20] [--epochs 2]
  */
-import * as Path from "node:path"
-import { createRequire } from "node:module"
-import { Effect } from "effect"
 import { Matrix, Progress, Random } from "@routellm/core"
+import { Effect } from "effect"
+import { createRequire } from "node:module"
+import * as Path from "node:path"
 // The package sources, so the bench measures the code as it is (not a stale dist/).
 import { Model, Training } from "../packages/router-mf/src/index.ts"
 
@@ -204,24 +204,34 @@ const routing = (data: ReturnType<typeof makeData>) => {
 
 const main = async () => {
   const data = makeData()
-  console.log(`MF bench: ${battles} battles, ${promptCount} prompts, text dim ${textDimensions}, ${modelCount} models, dim ${dimensions}, batch ${batchSize}, ${epochs} epochs`)
+  console.log(
+    `MF bench: ${battles} battles, ${promptCount} prompts, text dim ${textDimensions}, ${modelCount} models, dim ${dimensions}, batch ${batchSize}, ${epochs} epochs`
+  )
   const typed = await typedArrayThroughput(data)
   console.log(`training  typed arrays (package engine): ${typed.battlesPerSecond.toFixed(0)} battles/s/epoch (final train loss ${typed.finalLoss.toFixed(4)})`)
   for (const backend of ["wasm", "cpu", "tensorflow"] as const) {
     try {
       const measured = await tfjsThroughput(backend, data)
       console.log(
-        `training  TF.js ${backend}: ${measured.battlesPerSecond.toFixed(0)} battles/s/epoch (final train loss ${measured.finalLoss.toFixed(4)}); typed arrays / TF.js = ${
-          (typed.battlesPerSecond / measured.battlesPerSecond).toFixed(2)
-        }x`
+        `training  TF.js ${backend}: ${measured.battlesPerSecond.toFixed(0)} battles/s/epoch (final train loss ${
+          measured.finalLoss.toFixed(4)
+        }); typed arrays / TF.js = ${(typed.battlesPerSecond / measured.battlesPerSecond).toFixed(2)}x`
       )
     } catch (error) {
       console.log(`training  TF.js ${backend}: unavailable (${error instanceof Error ? error.message.split("\n")[0] : String(error)})`)
     }
   }
   const speeds = routing(data)
-  console.log(`routing   strong/weak win rate: ${speeds.pairFast.toFixed(0)} decisions/s vs naive per-prompt forward ${speeds.pairNaive.toFixed(0)}/s = ${(speeds.pairFast / speeds.pairNaive).toFixed(1)}x`)
-  console.log(`routing   all ${modelCount} model scores: ${speeds.allFast.toFixed(0)} prompts/s vs naive ${speeds.allNaive.toFixed(0)}/s = ${(speeds.allFast / speeds.allNaive).toFixed(1)}x`)
+  console.log(
+    `routing   strong/weak win rate: ${speeds.pairFast.toFixed(0)} decisions/s vs naive per-prompt forward ${speeds.pairNaive.toFixed(0)}/s = ${
+      (speeds.pairFast / speeds.pairNaive).toFixed(1)
+    }x`
+  )
+  console.log(
+    `routing   all ${modelCount} model scores: ${speeds.allFast.toFixed(0)} prompts/s vs naive ${speeds.allNaive.toFixed(0)}/s = ${
+      (speeds.allFast / speeds.allNaive).toFixed(1)
+    }x`
+  )
 }
 
 main()

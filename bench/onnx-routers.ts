@@ -11,14 +11,14 @@
  * A user-supplied model (also ROUTELLM_BENCH_BERT / ROUTELLM_BENCH_CAUSAL) is
  * measured the same way, with its own tokenizer.json beside it.
  */
+import { ArtifactStore, Files, PluginRegistry, Progress, type Router } from "@routellm/core"
+import { Effect, Layer, References } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Effect, Layer, References } from "effect"
-import { ArtifactStore, Files, PluginRegistry, Progress, type Router } from "@routellm/core"
 import { BertRouter, Tokenizer } from "../packages/router-bert/src/index.ts"
-import { CausalRouter, Template } from "../packages/router-causal/src/index.ts"
 import * as OnnxModels from "../packages/router-bert/test/support/OnnxModels.ts"
+import { CausalRouter, Template } from "../packages/router-causal/src/index.ts"
 import * as TinyBpe from "../packages/router-causal/test/support/TinyBpe.ts"
 import { evalDirectory, minilmTokenizer } from "../test/support/SharedData.ts"
 

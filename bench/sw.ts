@@ -11,12 +11,12 @@
  * artifact store (ROUTELLM_CACHE_DIR), so a run after `routellm run
  * pipelines/sw-eval.yaml` embeds nothing new.
  */
-import * as Path from "node:path"
 import { ArtifactStore, Embedder, Files, Matrix, Plugin, PluginRegistry, type Records } from "@routellm/core"
 import { AlpacaEval, OutcomeBattles } from "@routellm/datasets"
 import * as Embedders from "@routellm/embedders"
 import { Reference, SimilarityWeighted, SwRouter } from "@routellm/router-sw"
 import { Effect, Layer, Stream } from "effect"
+import * as Path from "node:path"
 
 const sharedData = process.env.ROUTELLM_SHARED_DATA ?? Path.resolve(import.meta.dirname, "../../shared/data")
 const referenceQueries = Number(process.argv[2] ?? 3)
@@ -41,7 +41,9 @@ const program = Effect.gen(function*() {
   const embeddings = yield* Embedder.embedAll(embedder, prompts, { label: "training prompts" })
   let start = performance.now()
   const state = SimilarityWeighted.build(battles, embeddings, { numTiers: 10 })
-  console.log(`training set: ${battles.length} battles, ${prompts.length} unique prompts, ${state.models.length} models; trained in ${seconds(start).toFixed(1)}s`)
+  console.log(
+    `training set: ${battles.length} battles, ${prompts.length} unique prompts, ${state.models.length} models; trained in ${seconds(start).toFixed(1)}s`
+  )
   const config = yield* Plugin.decodeConfig(SwRouter.plugin)({})
   const found = SwRouter.players(state, config)
   if ("reason" in found) return yield* Effect.die(found.reason)
@@ -87,7 +89,9 @@ const program = Effect.gen(function*() {
   }
   const referenceRate = referenceQueries / seconds(start)
   console.log(`straightforward (per-battle weighted logistic regression): ${referenceRate.toFixed(3)} queries/s (${referenceQueries} queries)`)
-  console.log(`router/sw, JavaScript similarity:  ${javascriptRate.toFixed(1)} queries/s (${javascriptCount} queries), ${(javascriptRate / referenceRate).toFixed(0)}x`)
+  console.log(
+    `router/sw, JavaScript similarity:  ${javascriptRate.toFixed(1)} queries/s (${javascriptCount} queries), ${(javascriptRate / referenceRate).toFixed(0)}x`
+  )
   console.log(`router/sw, onnxruntime similarity: ${fastRate.toFixed(1)} queries/s (${queries.rows} queries), ${(fastRate / referenceRate).toFixed(0)}x`)
   console.log(`largest win-rate difference to the straightforward fit: ${largestDifference.toExponential(2)}`)
   if (!(largestDifference < 1e-6)) return yield* Effect.die(`results disagree by ${largestDifference}`)

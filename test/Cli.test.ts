@@ -1,13 +1,13 @@
 /**
  * The `routellm` binary as a user runs it (built by `tsc -b` before the tests).
  */
+import { assert, describe, it } from "@effect/vitest"
+import { Random } from "@routellm/core"
+import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { assert, describe, it } from "@effect/vitest"
-import { Random } from "@routellm/core"
-import { Effect } from "effect"
 import { repositoryRoot } from "./support/SharedData.ts"
 
 const binary = Path.join(repositoryRoot, "packages/cli/bin/routellm.js")
@@ -33,8 +33,7 @@ const routellm = (args: ReadonlyArray<string>, options: { env?: NodeJS.ProcessEn
 
 const temporaryDirectory = () => Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "routellm-cli-")))
 
-const readManifest = (runDirectory: string) =>
-  Effect.promise(async () => JSON.parse(await Fs.readFile(Path.join(runDirectory, "manifest.json"), "utf8")))
+const readManifest = (runDirectory: string) => Effect.promise(async () => JSON.parse(await Fs.readFile(Path.join(runDirectory, "manifest.json"), "utf8")))
 
 describe("routellm CLI", () => {
   it.live("lists its commands in --help", () =>
@@ -72,7 +71,7 @@ describe("routellm CLI", () => {
       yield* Effect.promise(() => Fs.writeFile(file, "steps:\n  coin:\n    uses: router/random\n    with:\n      seed: heads\n"))
       const result = yield* routellm(["validate", file])
       assert.strictEqual(result.code, 1)
-      assert.include(result.stderr, 'step "coin"')
+      assert.include(result.stderr, "step \"coin\"")
       assert.include(result.stderr, "seed")
     }))
 

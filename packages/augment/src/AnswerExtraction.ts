@@ -95,8 +95,7 @@ export const extractNumber = (response: string): string | undefined => {
 }
 
 /** Case, surrounding whitespace, quotes and a trailing full stop do not matter for exact match. */
-export const normalizeExact = (text: string): string =>
-  text.trim().replace(/^["'`]+|["'`]+$/g, "").replace(/[.!]+$/, "").replace(/\s+/g, " ").toLowerCase()
+export const normalizeExact = (text: string): string => text.trim().replace(/^["'`]+|["'`]+$/g, "").replace(/[.!]+$/, "").replace(/\s+/g, " ").toLowerCase()
 
 /** The ground truth itself, normalised: a GSM8K solution's `#### N`, an option letter, or a string. */
 export const normalizeTruth = (truth: string, type: AnswerType, letters = "ABCD"): string | undefined => {

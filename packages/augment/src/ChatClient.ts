@@ -5,9 +5,9 @@
  * the server's Retry-After), a response cache in the artifact store that
  * makes runs resumable, token and dollar accounting, and a spending cap.
  */
-import * as Path from "node:path"
 import { ArtifactStore, Hash, type Records } from "@routellm/core"
 import { Deferred, Effect, Schema, Scope, Semaphore } from "effect"
+import * as Path from "node:path"
 import OpenAI from "openai"
 import * as ResponseCache from "./internal/ResponseCache.ts"
 import * as RateLimiter from "./RateLimiter.ts"

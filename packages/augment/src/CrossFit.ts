@@ -9,11 +9,11 @@
  * router plugin: training reads battles from synthetic step inputs, exactly
  * as a pipeline's training step would.
  */
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
-import { Evaluate, Metrics } from "@routellm/benchmarks"
+import { Evaluate } from "@routellm/benchmarks"
 import { ArtifactStore, Battles, type Benchmark, Errors, Hash, Plugin, PluginRegistry, Progress, Random, type Records, Router } from "@routellm/core"
 import { Effect, Schema } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
 import * as Outcomes from "./Outcomes.ts"
 
 export interface Options {
@@ -260,7 +260,13 @@ const outOfDomainScores = Effect.fn("CrossFit.outOfDomainScores")(function*(
     if (train === undefined) return yield* plugin.make(config, { baseDirectory: context.baseDirectory })
     const directory = Path.join(context.directory, "trained")
     yield* Effect.promise(() => Fs.mkdir(directory, { recursive: true }))
-    const output = yield* train(config, { stepId: "crossfit-train", directory, inputs: training, runDirectory: context.runDirectory, baseDirectory: context.baseDirectory })
+    const output = yield* train(config, {
+      stepId: "crossfit-train",
+      directory,
+      inputs: training,
+      runDirectory: context.runDirectory,
+      baseDirectory: context.baseDirectory
+    })
     return yield* plugin.make(config, {
       baseDirectory: context.baseDirectory,
       trained: {
@@ -279,7 +285,8 @@ const outOfDomainScores = Effect.fn("CrossFit.outOfDomainScores")(function*(
 export const plugin = Plugin.step({
   id: "eval/crossfit",
   version: "1.0.0",
-  description: "Cross-fitted in-domain evaluation: K folds by prompt, train on the other folds' golden labels (+ training inputs), metrics on out-of-fold scores",
+  description:
+    "Cross-fitted in-domain evaluation: K folds by prompt, train on the other folds' golden labels (+ training inputs), metrics on out-of-fold scores",
   config: Config,
   run: (config, context) =>
     Effect.gen(function*() {
@@ -343,7 +350,13 @@ export const evaluateReport = Effect.fn("CrossFit.evaluateReport")(function*(
       routers.push(base.routers[plainIndex++]!)
       continue
     }
-    const key = Hash.hashValue({ plugin: entry.plugin.id, version: entry.plugin.version, config: entry.config, benchmark: benchmark.fingerprint, crossFitOptions })
+    const key = Hash.hashValue({
+      plugin: entry.plugin.id,
+      version: entry.plugin.version,
+      config: entry.config,
+      benchmark: benchmark.fingerprint,
+      crossFitOptions
+    })
     const { value: result } = yield* store.commit(`crossfit/${key}`, (directory) =>
       scores(entry.plugin, entry.config, benchmark, options.training ?? [], {
         directory,

@@ -7,10 +7,10 @@
  * model is called. Writes `outcomes.jsonl` (the outcome table) and
  * `gradings.jsonl` (responses, extracted answers) beside the battles.
  */
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
 import { type ArtifactStore, type Augmenter, Errors, ModelAliases, Plugin, Progress, type Records } from "@routellm/core"
 import { Effect, Schema, type Scope, Stream } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
 import * as AnswerExtraction from "./AnswerExtraction.ts"
 import * as ChatClient from "./ChatClient.ts"
 import * as Sources from "./internal/Sources.ts"

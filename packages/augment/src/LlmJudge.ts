@@ -13,10 +13,10 @@
  * ("[[A]]", "[[B]]", "[[C]]" for the MT-Bench pairwise prompt); see
  * pipelines/augment-llm-judge.yaml.
  */
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
 import { type ArtifactStore, type Augmenter, Errors, ModelAliases, Plugin, Progress, type Records } from "@routellm/core"
 import { Effect, Schema, type Scope, Stream } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
 import * as ChatClient from "./ChatClient.ts"
 import * as Sources from "./internal/Sources.ts"
 
@@ -213,10 +213,12 @@ const run = Effect.fnUntraced(function*(config: Config, context: Plugin.StepCont
     winner: judgement.winner!,
     source: id
   }))
-  const preferences = parsed.map((judgement) => [
-    toPreference(judgement.strongFirst!, true),
-    toPreference(judgement.weakFirst!, false)
-  ] as const)
+  const preferences = parsed.map((judgement) =>
+    [
+      toPreference(judgement.strongFirst!, true),
+      toPreference(judgement.weakFirst!, false)
+    ] as const
+  )
   const consistent = preferences.filter(([first, second]) => first === second).length
   const singleVerdicts = parsed.flatMap((judgement) => [judgement.strongFirst!, judgement.weakFirst!])
   const decisive = singleVerdicts.filter((position) => position !== "tie")

@@ -1,8 +1,8 @@
-import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { AnswerExtraction } from "@routellm/augment"
 import { Files } from "@routellm/core"
 import { Effect } from "effect"
+import * as Path from "node:path"
 import { evalDirectory } from "../../../test/support/SharedData.ts"
 
 const strongColumn = "gpt-4-1106-preview"

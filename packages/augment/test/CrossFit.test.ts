@@ -1,9 +1,9 @@
-import * as Fs from "node:fs"
-import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { CrossFit } from "@routellm/augment"
 import { ArtifactStore, Battles, type Benchmark, Plugin, PluginRegistry, Progress, Random, RandomRouter, type Records } from "@routellm/core"
 import { Effect, Schema } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import { temporaryDirectory } from "./Support.ts"
 
 /**
@@ -125,27 +125,46 @@ describe("cross-fitting", () => {
       const context = (name: string) => ({ directory: Path.join(root, name), baseDirectory: root, runDirectory: root })
 
       // Leak control: trained on every label (no cross-fitting) it looks perfect.
-      const leaked = yield* run(Effect.scoped(Effect.gen(function*() {
-        const all = shuffled.map((row) => ({
-          prompt: row.prompt,
-          model_a: strong,
-          model_b: weak,
-          winner: row.scores[strong]! > row.scores[weak]! ? "model_a" as const : "model_b" as const
-        }))
-        const directory = Path.join(root, "leak")
-        const input = battleInput(Path.join(directory, "labels"), all)
-        Fs.mkdirSync(Path.join(directory, "trained"))
-        const output = yield* memorising.train!({ generalise: true }, { stepId: "leak", directory: Path.join(directory, "trained"), inputs: [input], runDirectory: root, baseDirectory: root })
-        const router = yield* memorising.make({ generalise: true }, {
-          baseDirectory: root,
-          trained: { stepId: "leak", uses: memorising.id, kind: "router", directory: Path.join(directory, "trained"), value: output.value, fingerprint: "leak" }
-        })
-        return yield* Effect.forEach(shuffled, (row) => router.winRate(row.prompt))
-      })), root)
+      const leaked = yield* run(
+        Effect.scoped(Effect.gen(function*() {
+          const all = shuffled.map((row) => ({
+            prompt: row.prompt,
+            model_a: strong,
+            model_b: weak,
+            winner: row.scores[strong]! > row.scores[weak]! ? "model_a" as const : "model_b" as const
+          }))
+          const directory = Path.join(root, "leak")
+          const input = battleInput(Path.join(directory, "labels"), all)
+          Fs.mkdirSync(Path.join(directory, "trained"))
+          const output = yield* memorising.train!({ generalise: true }, {
+            stepId: "leak",
+            directory: Path.join(directory, "trained"),
+            inputs: [input],
+            runDirectory: root,
+            baseDirectory: root
+          })
+          const router = yield* memorising.make({ generalise: true }, {
+            baseDirectory: root,
+            trained: {
+              stepId: "leak",
+              uses: memorising.id,
+              kind: "router",
+              directory: Path.join(directory, "trained"),
+              value: output.value,
+              fingerprint: "leak"
+            }
+          })
+          return yield* Effect.forEach(shuffled, (row) => router.winRate(row.prompt))
+        })),
+        root
+      )
       assert.strictEqual(auc(Float64Array.from(leaked), shuffled), 1)
 
       for (const generalise of [false, true]) {
-        const result = yield* run(CrossFit.scores(memorising, { generalise }, benchmark, [], context(`cf-${generalise}`), { ...CrossFit.defaults, folds: 5, seed: 7 }), root)
+        const result = yield* run(
+          CrossFit.scores(memorising, { generalise }, benchmark, [], context(`cf-${generalise}`), { ...CrossFit.defaults, folds: 5, seed: 7 }),
+          root
+        )
         const value = auc(result.scores, shuffled)
         // 400 prompts: the AUC of uninformative scores has a standard deviation near 0.03.
         assert.isTrue(Math.abs(value - 0.5) < 0.1, `generalise=${generalise}: out-of-fold AUC ${value} on shuffled labels`)
@@ -163,7 +182,10 @@ describe("cross-fitting", () => {
 
       // Positive control: with real structure, cross-fitting still learns what generalises.
       const structured = outcomes(false)
-      const learned = yield* run(CrossFit.scores(memorising, { generalise: true }, benchmarkOf(structured), [], context("cf-structured"), CrossFit.defaults), root)
+      const learned = yield* run(
+        CrossFit.scores(memorising, { generalise: true }, benchmarkOf(structured), [], context("cf-structured"), CrossFit.defaults),
+        root
+      )
       // Category alone can reach 0.85 here (0.85 x 0.85 + 0.5 x 2 x 0.85 x 0.15); chance is 0.5.
       assert.isAbove(auc(learned.scores, structured), 0.7)
 
@@ -190,10 +212,15 @@ describe("cross-fitting", () => {
       const root = yield* temporaryDirectory("crossfit-report")
       const structured = outcomes(false)
       const report = yield* run(
-        CrossFit.evaluateReport(benchmarkOf(structured), [
-          { reference: "router/random" },
-          { name: "memorise", reference: { uses: "router/memorise", with: { generalise: true } } }
-        ], { baseDirectory: root }, { folds: 5, seeds: 3 }),
+        CrossFit.evaluateReport(
+          benchmarkOf(structured),
+          [
+            { reference: "router/random" },
+            { name: "memorise", reference: { uses: "router/memorise", with: { generalise: true } } }
+          ],
+          { baseDirectory: root },
+          { folds: 5, seeds: 3 }
+        ),
         root
       )
       assert.deepStrictEqual(report.routers.map((router) => router.name), ["random", "memorise (cross-fitted, K=5)"])

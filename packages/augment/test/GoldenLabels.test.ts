@@ -1,9 +1,9 @@
-import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { AnswerExtraction, ChatClient, GoldenLabels } from "@routellm/augment"
 import { ArtifactStore, Files } from "@routellm/core"
 import { Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
+import * as Path from "node:path"
 import { evalDirectory } from "../../../test/support/SharedData.ts"
 import * as StandIn from "./StandIn.ts"
 import { runAugmenter, stepContext, temporaryDirectory, writeJsonl } from "./Support.ts"
@@ -37,9 +37,14 @@ describe("augment/golden-labels", () => {
   it.live("recorded outcomes give battles without calling any model", () =>
     Effect.scoped(Effect.gen(function*() {
       const root = yield* temporaryDirectory("recorded")
-      const result = yield* runAugmenter(GoldenLabels.plugin, {
-        recorded: { path: mmluFile, strongField: strongColumn, weakField: weakColumn }
-      }, stepContext(root), root)
+      const result = yield* runAugmenter(
+        GoldenLabels.plugin,
+        {
+          recorded: { path: mmluFile, strongField: strongColumn, weakField: weakColumn }
+        },
+        stepContext(root),
+        root
+      )
       const { rows } = yield* Files.readCsv(mmluFile)
       assert.strictEqual(result.records.length, rows.length)
       rows.forEach(({ value }, index) => {
@@ -73,13 +78,23 @@ describe("augment/golden-labels", () => {
       })
       const questionsFile = Path.join(root, "mmlu.jsonl")
       writeJsonl(questionsFile, chosen)
-      const result = yield* runAugmenter(GoldenLabels.plugin, {
-        questions: { path: questionsFile, answerType: "choice" },
-        ...endpoints(server.baseUrl)
-      }, stepContext(root), root)
-      const recorded = yield* runAugmenter(GoldenLabels.plugin, {
-        recorded: { path: mmluFile, strongField: strongColumn, weakField: weakColumn, limit: 30 }
-      }, stepContext(root), root)
+      const result = yield* runAugmenter(
+        GoldenLabels.plugin,
+        {
+          questions: { path: questionsFile, answerType: "choice" },
+          ...endpoints(server.baseUrl)
+        },
+        stepContext(root),
+        root
+      )
+      const recorded = yield* runAugmenter(
+        GoldenLabels.plugin,
+        {
+          recorded: { path: mmluFile, strongField: strongColumn, weakField: weakColumn, limit: 30 }
+        },
+        stepContext(root),
+        root
+      )
       assert.deepStrictEqual(result.records.map((battle) => battle.winner), recorded.records.map((battle) => battle.winner))
       assert.deepStrictEqual(result.records.map((battle) => battle.prompt), chosen.map((row) => row.question))
       assert.strictEqual(server.received.length, 60)
@@ -167,11 +182,16 @@ describe("augment/golden-labels", () => {
       const questionsFile = Path.join(root, "questions.jsonl")
       writeJsonl(questionsFile, questions)
       // Each call costs 10 tokens x $1000 / 1e6 = $0.01; calls start while less than $0.045 is spent.
-      const result = yield* runAugmenter(GoldenLabels.plugin, {
-        questions: { path: questionsFile, answerType: "number" },
-        ...endpoints(server.baseUrl, { inputDollarsPerMillion: 1000, outputDollarsPerMillion: 0 }),
-        limits: { concurrency: 1, maxDollars: 0.045 }
-      }, stepContext(root), root)
+      const result = yield* runAugmenter(
+        GoldenLabels.plugin,
+        {
+          questions: { path: questionsFile, answerType: "number" },
+          ...endpoints(server.baseUrl, { inputDollarsPerMillion: 1000, outputDollarsPerMillion: 0 }),
+          limits: { concurrency: 1, maxDollars: 0.045 }
+        },
+        stepContext(root),
+        root
+      )
       assert.strictEqual(server.received.length, 5)
       assert.strictEqual(result.report.budgetExhausted, true)
       assert.closeTo(result.report.dollars as number, 0.05, 1e-12)

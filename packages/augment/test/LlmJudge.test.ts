@@ -1,8 +1,8 @@
-import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { LlmJudge } from "@routellm/augment"
 import { Files } from "@routellm/core"
 import { Effect } from "effect"
+import * as Path from "node:path"
 import { evalDirectory } from "../../../test/support/SharedData.ts"
 import * as StandIn from "./StandIn.ts"
 import { runAugmenter, stepContext, temporaryDirectory } from "./Support.ts"
@@ -59,17 +59,21 @@ describe("augment/llm-judge", () => {
       const fair = yield* StandIn.start((request) => {
         const { question, a, b } = answersOf(request)
         const row = recorded.get(question)!
-        const correct = (answer: string) =>
-          answer === row[`${strongColumn}_response`] ? row[strongColumn] === "True" : row[weakColumn] === "True"
+        const correct = (answer: string) => answer === row[`${strongColumn}_response`] ? row[strongColumn] === "True" : row[weakColumn] === "True"
         const verdict = correct(a) && !correct(b) ? "[[A]]" : correct(b) && !correct(a) ? "[[B]]" : "[[C]]"
         return { content: `Reasoning.\n${verdict}` }
       })
-      const result = yield* runAugmenter(LlmJudge.plugin, {
-        prompts: promptSet(12),
-        judge: judge(fair.baseUrl),
-        strongName: "gpt-4-1106-preview",
-        weakName: "mixtral-8x7b-instruct-v0.1"
-      }, stepContext(root), root)
+      const result = yield* runAugmenter(
+        LlmJudge.plugin,
+        {
+          prompts: promptSet(12),
+          judge: judge(fair.baseUrl),
+          strongName: "gpt-4-1106-preview",
+          weakName: "mixtral-8x7b-instruct-v0.1"
+        },
+        stepContext(root),
+        root
+      )
       assert.strictEqual(fair.received.length, 24)
       assert.strictEqual(result.records.length, 12)
       result.records.forEach((battle) => {
@@ -88,12 +92,17 @@ describe("augment/llm-judge", () => {
       assert.strictEqual(firstAnswers.length, 24)
 
       const biased = yield* StandIn.start(() => ({ content: "The first one.\n[[A]]" }))
-      const ties = yield* runAugmenter(LlmJudge.plugin, {
-        prompts: promptSet(12),
-        judge: judge(biased.baseUrl),
-        strongName: "gpt-4-1106-preview",
-        weakName: "mixtral-8x7b-instruct-v0.1"
-      }, stepContext(root), root)
+      const ties = yield* runAugmenter(
+        LlmJudge.plugin,
+        {
+          prompts: promptSet(12),
+          judge: judge(biased.baseUrl),
+          strongName: "gpt-4-1106-preview",
+          weakName: "mixtral-8x7b-instruct-v0.1"
+        },
+        stepContext(root),
+        root
+      )
       assert.isTrue(ties.records.every((battle) => battle.winner === "tie"))
       assert.strictEqual(ties.report.positionConsistency, 0)
       assert.strictEqual(ties.report.firstPositionPreference, 1)
@@ -110,13 +119,18 @@ describe("augment/llm-judge", () => {
         // Others: malformed on the first ask, a proper verdict after the reminder.
         return { content: request.messages.length === 2 ? "Answer A is better." : "[[A]]" }
       })
-      const result = yield* runAugmenter(LlmJudge.plugin, {
-        prompts: promptSet(3),
-        judge: judge(server.baseUrl),
-        strongName: "strong",
-        weakName: "weak",
-        parseRetries: 2
-      }, stepContext(root), root)
+      const result = yield* runAugmenter(
+        LlmJudge.plugin,
+        {
+          prompts: promptSet(3),
+          judge: judge(server.baseUrl),
+          strongName: "strong",
+          weakName: "weak",
+          parseRetries: 2
+        },
+        stepContext(root),
+        root
+      )
       assert.strictEqual(result.report.unparseable, 1)
       assert.strictEqual(result.records.length, 2)
       assert.isFalse(result.records.some((battle) => battle.prompt === stubborn))
@@ -129,7 +143,7 @@ describe("augment/llm-judge", () => {
   it.live("generates missing responses, stops at the spending cap, and resumes without repeating calls", () =>
     Effect.scoped(Effect.gen(function*() {
       const root = yield* temporaryDirectory("judge-cap")
-      const { rows } = yield* Files.readCsv(gsm8kFile)
+      yield* Files.readCsv(gsm8kFile)
       const server = yield* StandIn.start((request) => {
         if (request.model === "judge-model") {
           const { a } = answersOf(request)

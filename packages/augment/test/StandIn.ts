@@ -3,9 +3,9 @@
  * answers POST /v1/chat/completions with whatever the test decides, and
  * records every request (model, messages, arrival time).
  */
+import { Effect } from "effect"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
-import { Effect } from "effect"
 
 export interface ChatRequest {
   readonly model: string
@@ -35,8 +35,7 @@ export interface StandIn {
   readonly succeeded: () => Array<string>
 }
 
-export const keyOf = (request: ChatRequest) =>
-  `${request.model}\n${request.messages.map((message) => `${message.role}:${message.content}`).join("\n")}`
+export const keyOf = (request: ChatRequest) => `${request.model}\n${request.messages.map((message) => `${message.role}:${message.content}`).join("\n")}`
 
 /** Start a stand-in for the scope; `reply` decides each answer from the request and its arrival index. */
 export const start = (reply: (request: ChatRequest, index: number) => Reply) =>
@@ -97,5 +96,4 @@ export const start = (reply: (request: ChatRequest, index: number) => Reply) =>
   ).pipe(Effect.map(({ standIn }) => standIn))
 
 /** The last user message of a request. */
-export const lastUser = (request: ChatRequest): string =>
-  [...request.messages].reverse().find((message) => message.role === "user")?.content ?? ""
+export const lastUser = (request: ChatRequest): string => [...request.messages].reverse().find((message) => message.role === "user")?.content ?? ""

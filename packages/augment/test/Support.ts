@@ -2,11 +2,11 @@
  * Running an augmenter plugin the way the pipeline does (decode config, make
  * with a step context, augment), in temporary directories.
  */
+import { ArtifactStore, type Plugin, PluginRegistry, Progress, type Records } from "@routellm/core"
+import { Effect, Schema, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { ArtifactStore, type Plugin, PluginRegistry, Progress, type Records } from "@routellm/core"
-import { Effect, Schema, Stream } from "effect"
 
 export const temporaryDirectory = (prefix: string) =>
   Effect.acquireRelease(
@@ -14,8 +14,7 @@ export const temporaryDirectory = (prefix: string) =>
     (directory) => Effect.sync(() => Fs.rmSync(directory, { recursive: true, force: true }))
   )
 
-export const writeJsonl = (file: string, rows: ReadonlyArray<unknown>) =>
-  Fs.writeFileSync(file, rows.map((row) => JSON.stringify(row)).join("\n") + "\n")
+export const writeJsonl = (file: string, rows: ReadonlyArray<unknown>) => Fs.writeFileSync(file, rows.map((row) => JSON.stringify(row)).join("\n") + "\n")
 
 export const stepContext = (baseDirectory: string, stepId = "augment"): Plugin.StepContext => {
   const directory = Fs.mkdtempSync(Path.join(baseDirectory, `${stepId}-`))

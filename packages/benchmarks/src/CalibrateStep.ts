@@ -3,9 +3,9 @@
  * a prompt sample (a JSONL/CSV file, a dataset plugin's battles or a
  * benchmark's prompts), with a bootstrap interval for the share on new traffic.
  */
-import * as Path from "node:path"
 import { Errors, Hash, Plugin, PluginRegistry } from "@routellm/core"
 import { Effect, Schema, Stream } from "effect"
+import * as Path from "node:path"
 import * as Calibration from "./Calibration.ts"
 import * as Evaluate from "./Evaluate.ts"
 

@@ -5,9 +5,9 @@
  * bootstrap confidence interval for the share that threshold will produce on
  * new traffic from the same distribution.
  */
-import * as Path from "node:path"
 import { Errors, Files, Random } from "@routellm/core"
 import { Effect } from "effect"
+import * as Path from "node:path"
 import * as Metrics from "./Metrics.ts"
 
 export interface Calibration {

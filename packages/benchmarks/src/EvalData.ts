@@ -3,27 +3,72 @@
  * `ROUTELLM_DATA_DIR/eval/routellm`, else a download from RouteLLM's public
  * GitHub repository into the artifact store (once; later runs read the copy).
  */
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
 import { ArtifactStore, Errors, Files, Hash, Settings } from "@routellm/core"
 import { Effect } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
 
 /** The raw files of `routellm/evals/` in lm-sys/RouteLLM. */
 export const remoteRoot = "https://raw.githubusercontent.com/lm-sys/RouteLLM/main/routellm/evals"
 
 /** RouteLLM's `ALL_MMLU_DOMAINS` (routellm/evals/mmlu/domains.py), in its order. */
 export const mmluDomains: ReadonlyArray<string> = [
-  "abstract_algebra", "anatomy", "astronomy", "business_ethics", "clinical_knowledge", "college_biology",
-  "college_chemistry", "college_computer_science", "college_mathematics", "college_medicine", "college_physics",
-  "computer_security", "conceptual_physics", "econometrics", "electrical_engineering", "elementary_mathematics",
-  "formal_logic", "global_facts", "high_school_biology", "high_school_chemistry", "high_school_computer_science",
-  "high_school_european_history", "high_school_geography", "high_school_government_and_politics",
-  "high_school_macroeconomics", "high_school_mathematics", "high_school_microeconomics", "high_school_physics",
-  "high_school_psychology", "high_school_statistics", "high_school_us_history", "high_school_world_history",
-  "human_aging", "human_sexuality", "international_law", "jurisprudence", "logical_fallacies", "machine_learning",
-  "management", "marketing", "medical_genetics", "miscellaneous", "moral_disputes", "moral_scenarios", "nutrition",
-  "philosophy", "prehistory", "professional_accounting", "professional_law", "professional_medicine",
-  "professional_psychology", "public_relations", "security_studies", "sociology", "us_foreign_policy", "virology",
+  "abstract_algebra",
+  "anatomy",
+  "astronomy",
+  "business_ethics",
+  "clinical_knowledge",
+  "college_biology",
+  "college_chemistry",
+  "college_computer_science",
+  "college_mathematics",
+  "college_medicine",
+  "college_physics",
+  "computer_security",
+  "conceptual_physics",
+  "econometrics",
+  "electrical_engineering",
+  "elementary_mathematics",
+  "formal_logic",
+  "global_facts",
+  "high_school_biology",
+  "high_school_chemistry",
+  "high_school_computer_science",
+  "high_school_european_history",
+  "high_school_geography",
+  "high_school_government_and_politics",
+  "high_school_macroeconomics",
+  "high_school_mathematics",
+  "high_school_microeconomics",
+  "high_school_physics",
+  "high_school_psychology",
+  "high_school_statistics",
+  "high_school_us_history",
+  "high_school_world_history",
+  "human_aging",
+  "human_sexuality",
+  "international_law",
+  "jurisprudence",
+  "logical_fallacies",
+  "machine_learning",
+  "management",
+  "marketing",
+  "medical_genetics",
+  "miscellaneous",
+  "moral_disputes",
+  "moral_scenarios",
+  "nutrition",
+  "philosophy",
+  "prehistory",
+  "professional_accounting",
+  "professional_law",
+  "professional_medicine",
+  "professional_psychology",
+  "public_relations",
+  "security_studies",
+  "sociology",
+  "us_foreign_policy",
+  "virology",
   "world_religions"
 ]
 

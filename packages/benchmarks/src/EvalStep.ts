@@ -5,9 +5,9 @@
  * cached on the step's fingerprint). Writes report.json, report.md, plot.svg
  * and plot.png into the step's artifact.
  */
-import * as Path from "node:path"
 import { Errors, Plugin, PluginRegistry } from "@routellm/core"
 import { Effect, Schema } from "effect"
+import * as Path from "node:path"
 import * as Evaluate from "./Evaluate.ts"
 import * as Output from "./Output.ts"
 

@@ -4,18 +4,10 @@
  * config, trained state and the benchmark's fingerprint), sweep thresholds
  * and summarize as the paper does, with the optimal and random references.
  */
+import { ArtifactStore, type Benchmark, Errors, Hash, Plugin, PluginRegistry, Router } from "@routellm/core"
+import { Effect, Option, Schema, type Scope } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import {
-  ArtifactStore,
-  type Benchmark,
-  Errors,
-  Hash,
-  Plugin,
-  PluginRegistry,
-  Router
-} from "@routellm/core"
-import { Effect, Option, Schema, type Scope } from "effect"
 import { detailsOf, displayScale } from "./Benchmarks.ts"
 import * as Metrics from "./Metrics.ts"
 import * as OracleRouter from "./OracleRouter.ts"
@@ -42,10 +34,11 @@ export const OptionsSchema = Schema.Struct({
   bins: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(10))).annotate({
     description: "Threshold quantile bins (RouteLLM's --num-results)"
   }),
-  seeds: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).annotate({
-    description:
-      "Random routers without a pinned seed are averaged over seeds 0..seeds-1 (default: at least 10, and enough that seeds x prompts >= 10,000)"
-  })),
+  seeds: Schema.optionalKey(
+    Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).annotate({
+      description: "Random routers without a pinned seed are averaged over seeds 0..seeds-1 (default: at least 10, and enough that seeds x prompts >= 10,000)"
+    })
+  ),
   prices: Schema.optionalKey(Schema.Record(Schema.String, PriceSchema)).annotate({
     description: "Per-model prices per million tokens (default: GPT-4 Turbo and Mixtral list prices)"
   })

@@ -3,10 +3,10 @@
  * after decontamination). Rows record whether each model's answer was
  * correct; the recorded answers give each model's output length.
  */
-import * as Path from "node:path"
 import { Errors, Files, ModelAliases, Plugin, type Records } from "@routellm/core"
 import { Effect, Schema } from "effect"
-import { parseOutcome, readContaminated, resolvePair, type RoutingBenchmark, routeLlmFields } from "./Benchmarks.ts"
+import * as Path from "node:path"
+import { parseOutcome, readContaminated, resolvePair, routeLlmFields, type RoutingBenchmark } from "./Benchmarks.ts"
 import * as EvalData from "./EvalData.ts"
 import { estimateTokens } from "./Metrics.ts"
 

@@ -572,8 +572,7 @@ export const costSavings = (
  * RouteLLM's `calibrate_threshold.py`: the threshold is the (1 - fraction)
  * quantile of the win rates, so about `fraction` of prompts score at least it.
  */
-export const thresholdForStrongFraction = (winRates: Numbers, fraction: number): number =>
-  quantile(winRates, 1 - fraction)
+export const thresholdForStrongFraction = (winRates: Numbers, fraction: number): number => quantile(winRates, 1 - fraction)
 
 /** Share of prompts routed to the strong model at a threshold (`>=`). */
 export const strongShare = (winRates: Numbers, threshold: number): number => {

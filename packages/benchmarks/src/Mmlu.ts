@@ -3,10 +3,10 @@
  * questions, 14,037 after decontamination). Each row records whether each
  * model answered correctly; the score is accuracy.
  */
-import * as Path from "node:path"
 import { Errors, Files, ModelAliases, Plugin, type Records } from "@routellm/core"
 import { Effect, Schema } from "effect"
-import { parseOutcome, readContaminated, resolvePair, type RoutingBenchmark, routeLlmFields } from "./Benchmarks.ts"
+import * as Path from "node:path"
+import { parseOutcome, readContaminated, resolvePair, routeLlmFields, type RoutingBenchmark } from "./Benchmarks.ts"
 import * as EvalData from "./EvalData.ts"
 
 export const Config = Schema.Struct({

@@ -4,10 +4,10 @@
  * (1-10) on both turns. 80 questions, 72 after decontamination (a question is
  * dropped when either turn is contaminated).
  */
-import * as Path from "node:path"
 import { Errors, Files, ModelAliases, Plugin, type Records } from "@routellm/core"
 import { Effect, Schema } from "effect"
-import { readContaminated, resolvePair, type RoutingBenchmark, routeLlmFields } from "./Benchmarks.ts"
+import * as Path from "node:path"
+import { readContaminated, resolvePair, routeLlmFields, type RoutingBenchmark } from "./Benchmarks.ts"
 import * as EvalData from "./EvalData.ts"
 
 export const Config = Schema.Struct(routeLlmFields).annotate({

@@ -2,10 +2,10 @@
  * Writing an evaluation report to files, by extension: `.json`, `.md`,
  * `.svg`, `.png`.
  */
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
 import { Errors } from "@routellm/core"
 import { Effect } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
 import type { Report as EvaluationReport } from "./Evaluate.ts"
 import * as Plot from "./Plot.ts"
 import * as Report from "./Report.ts"

@@ -11,8 +11,7 @@ import type { Point, Report } from "./Evaluate.ts"
 const palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
 const fontFamily = "DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif"
 
-const escape = (text: string) =>
-  text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
+const escape = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
 
 const number = (value: number) => Number(value.toFixed(2)).toString()
 
@@ -79,9 +78,9 @@ const renderPanel = (panel: Panel): string => {
   }
   out.push(`<text x="${left + width / 2}" y="${top + height + 42}" font-size="14" text-anchor="middle">${escape(panel.xLabel)}</text>`)
   out.push(
-    `<text x="${panel.x + 18}" y="${top + height / 2}" font-size="14" text-anchor="middle" transform="rotate(-90 ${panel.x + 18} ${
-      top + height / 2
-    })">${escape(panel.yLabel)}</text>`
+    `<text x="${panel.x + 18}" y="${top + height / 2}" font-size="14" text-anchor="middle" transform="rotate(-90 ${panel.x + 18} ${top + height / 2})">${
+      escape(panel.yLabel)
+    }</text>`
   )
   out.push(`<clipPath id="clip-${panel.x}"><rect x="${left}" y="${top}" width="${width}" height="${height}"/></clipPath>`)
   out.push(`<g clip-path="url(#clip-${panel.x})">`)
@@ -100,9 +99,9 @@ const renderPanel = (panel: Panel): string => {
         const cx = sx(x)
         const cy = sy(y)
         out.push(
-          `<path d="M${number(cx - 4)},${number(cy - 4)} L${number(cx + 4)},${number(cy + 4)} M${number(cx - 4)},${number(cy + 4)} L${
-            number(cx + 4)
-          },${number(cy - 4)}" stroke="${series.color}" stroke-width="1.5"/>`
+          `<path d="M${number(cx - 4)},${number(cy - 4)} L${number(cx + 4)},${number(cy + 4)} M${number(cx - 4)},${number(cy + 4)} L${number(cx + 4)},${
+            number(cy - 4)
+          }" stroke="${series.color}" stroke-width="1.5"/>`
         )
       }
     }

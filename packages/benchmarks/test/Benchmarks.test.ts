@@ -1,20 +1,18 @@
-import * as Fs from "node:fs/promises"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Gsm8k, Metrics, Mmlu, MtBench, Outcomes } from "@routellm/benchmarks"
 import { ArtifactStore, type Benchmark, Settings } from "@routellm/core"
 import { Effect, Schema } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { evalDirectory, sharedData, trainDirectory } from "../../../test/support/SharedData.ts"
 
 const context = { baseDirectory: process.cwd() }
 const store = ArtifactStore.ArtifactStore.layerAt(Path.join(Os.tmpdir(), "routellm-benchmarks-test"))
 
-const decode = <A>(schema: Schema.Decoder<A>, value: unknown) =>
-  Schema.decodeUnknownSync(schema as Schema.Codec<A, unknown>)(value)
+const decode = <A>(schema: Schema.Decoder<A>, value: unknown) => Schema.decodeUnknownSync(schema as Schema.Codec<A, unknown>)(value)
 
-const scoreOf = (benchmark: Benchmark.BenchmarkShape, model: string) =>
-  Metrics.modelScore(Float64Array.from(benchmark.rows, (row) => row.scores[model]!))
+const scoreOf = (benchmark: Benchmark.BenchmarkShape, model: string) => Metrics.modelScore(Float64Array.from(benchmark.rows, (row) => row.scores[model]!))
 
 describe("RouteLLM evaluation sets (real files)", () => {
   it.effect("MMLU: 14,037 prompts after decontamination, GPT-4 80.587%, Mixtral 68.091%", () =>

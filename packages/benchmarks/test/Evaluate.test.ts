@@ -1,10 +1,10 @@
-import * as Fs from "node:fs/promises"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { CalibrateStep, Calibration, Evaluate, Gsm8k, MtBench, Output, plugins, Report } from "@routellm/benchmarks"
 import { ArtifactStore, Pipeline, PipelineRunner, PluginRegistry, Progress, RandomRouter } from "@routellm/core"
 import { Effect, Layer, Schema } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { evalDirectory } from "../../../test/support/SharedData.ts"
 
 const temporary = () => Fs.mkdtemp(Path.join(Os.tmpdir(), "routellm-eval-"))
@@ -160,9 +160,11 @@ describe("calibration", () => {
       assert.deepStrictEqual(yield* Calibration.readPrompts(jsonl), ["plain", "q", "first", "m"])
       assert.deepStrictEqual(yield* Calibration.readPrompts(json), ["a", "b"])
       assert.deepStrictEqual(yield* Calibration.readPrompts(csv), ["x, with comma", "y"])
-      const error = yield* Effect.flip(CalibrateStep.loadPrompts({}, { baseDirectory: directory }).pipe(
-        Effect.provide(services(directory))
-      ))
+      const error = yield* Effect.flip(
+        CalibrateStep.loadPrompts({}, { baseDirectory: directory }).pipe(
+          Effect.provide(services(directory))
+        )
+      )
       assert.include(error.message, "exactly one prompt source")
     }))
 })

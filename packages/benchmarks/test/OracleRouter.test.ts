@@ -1,9 +1,9 @@
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Metrics, OracleRouter } from "@routellm/benchmarks"
 import { ArtifactStore, PluginRegistry } from "@routellm/core"
 import { Effect, Layer } from "effect"
+import * as Os from "node:os"
+import * as Path from "node:path"
 
 describe("router/oracle", () => {
   it.effect("scores 1 where only the strong model wins, 0 where only the weak one does, 0.5 on ties and unknown prompts", () =>

@@ -2,9 +2,9 @@
  * What every command shares: the services a command runs with, and one way
  * to report failures (a clear message on stderr and exit code 1).
  */
-import * as Path from "node:path"
 import { ArtifactStore, Errors, Files, type Plugin, PluginRegistry, Settings } from "@routellm/core"
 import { Console, Effect, Layer, Option } from "effect"
+import * as Path from "node:path"
 import * as Yaml from "yaml"
 import { plugins } from "./Registry.ts"
 
@@ -45,8 +45,7 @@ export const routerReference = (id: string, config: unknown): Plugin.Reference =
 export const baseContext = (): Plugin.MakeContext => ({ baseDirectory: Path.resolve(".") })
 
 /** `--data-dir DIR` overrides ROUTELLM_DATA_DIR for the command it wraps. */
-export const withDataDirectory = (dataDirectory: Option.Option<string>) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+export const withDataDirectory = (dataDirectory: Option.Option<string>) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.provideService(effect, Settings.Settings, {
     ...Settings.fromEnvironment(),
     ...(Option.isSome(dataDirectory) ? { dataDirectory: Path.resolve(dataDirectory.value) } : {})

@@ -4,10 +4,10 @@
  * renamed into place only when complete, so a crash never leaves a
  * half-written artifact that a later run would read as valid.
  */
+import { Context, Effect, Layer, Option } from "effect"
 import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { Context, Effect, Layer, Option } from "effect"
 import { ArtifactError } from "./Errors.ts"
 import { Settings } from "./Settings.ts"
 
@@ -34,8 +34,7 @@ export const make = (root: string): ArtifactStoreShape => {
   const resolvedRoot = Path.resolve(root)
   const directoryOf = (key: string): string => Path.join(resolvedRoot, "artifacts", key)
 
-  const fail = (path: string) => (cause: unknown) =>
-    new ArtifactError({ path, reason: cause instanceof Error ? cause.message : String(cause) })
+  const fail = (path: string) => (cause: unknown) => new ArtifactError({ path, reason: cause instanceof Error ? cause.message : String(cause) })
 
   const checkKey = (key: string) =>
     validKey.test(key) && !key.split("/").includes("..")

@@ -2,9 +2,9 @@
  * The on-disk form of a battle dataset step: `battles.jsonl` in the step's
  * artifact directory, one Battle per line.
  */
+import { Effect, Schema, Stream } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { Effect, Schema, Stream } from "effect"
 import { InputError } from "./Errors.ts"
 import * as Files from "./Files.ts"
 import type { StepInput } from "./Plugin.ts"

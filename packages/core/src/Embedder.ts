@@ -3,9 +3,9 @@
  * are cached in the artifact store by (embedder fingerprint, text hash), so a
  * text is embedded once across pipelines.
  */
+import { Context, Effect } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { Context, Effect } from "effect"
 import { ArtifactStore } from "./ArtifactStore.ts"
 import { type ArtifactError, EmbedderError } from "./Errors.ts"
 import * as Hash from "./Hash.ts"

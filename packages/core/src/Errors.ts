@@ -24,9 +24,7 @@ export class MissingInputError extends Schema.TaggedError<MissingInputError>()("
   hint: Schema.optionalKey(Schema.String)
 }) {
   override get message(): string {
-    return `missing input ${this.field === undefined ? "" : `(${this.field}) `}${this.path}${
-      this.hint === undefined ? "" : `: ${this.hint}`
-    }`
+    return `missing input ${this.field === undefined ? "" : `(${this.field}) `}${this.path}${this.hint === undefined ? "" : `: ${this.hint}`}`
   }
 }
 

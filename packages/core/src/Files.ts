@@ -2,8 +2,8 @@
  * Reading the data formats the sources use (CSV, JSON, JSONL) with the line
  * of every row kept, so a malformed row is reported with file and line.
  */
-import * as Fs from "node:fs/promises"
 import { Effect } from "effect"
+import * as Fs from "node:fs/promises"
 import { InputError, MissingInputError } from "./Errors.ts"
 
 export interface Row<A> {
@@ -21,8 +21,7 @@ export const readText = (path: string, field?: string): Effect.Effect<string, Mi
         : new InputError({ file: path, reason: cause instanceof Error ? cause.message : String(cause) })
   })
 
-export const exists = (path: string): Effect.Effect<boolean> =>
-  Effect.promise(() => Fs.stat(path).then(() => true, () => false))
+export const exists = (path: string): Effect.Effect<boolean> => Effect.promise(() => Fs.stat(path).then(() => true, () => false))
 
 /** Fail with MissingInputError unless the path exists. */
 export const requireExists = (path: string, field?: string, hint?: string): Effect.Effect<void, MissingInputError> =>

@@ -17,8 +17,7 @@ export const make = (rows: number, columns: number, data?: Float32Array): Matrix
 }
 
 /** A view of row `index` (no copy). */
-export const row = (matrix: Matrix, index: number): Float32Array =>
-  matrix.data.subarray(index * matrix.columns, (index + 1) * matrix.columns)
+export const row = (matrix: Matrix, index: number): Float32Array => matrix.data.subarray(index * matrix.columns, (index + 1) * matrix.columns)
 
 export const fromRows = (rows: ReadonlyArray<ArrayLike<number>>, columns?: number): Matrix => {
   const width = columns ?? (rows[0]?.length ?? 0)

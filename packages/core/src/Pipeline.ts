@@ -4,21 +4,13 @@
  * config (`with:`, checked by the plugin's Schema) and the earlier steps it
  * consumes (`needs:`).
  */
+import { Effect, Schema } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { Effect, Schema } from "effect"
 import * as Yaml from "yaml"
 import { InputError, MissingInputError } from "./Errors.ts"
 import type * as Plugin from "./Plugin.ts"
-import {
-  ConfigError,
-  decodeConfig,
-  extend,
-  loadPackage,
-  type PluginLoadError,
-  PluginRegistry,
-  type UnknownPluginError
-} from "./PluginRegistry.ts"
+import { ConfigError, decodeConfig, extend, loadPackage, type PluginLoadError, PluginRegistry, type UnknownPluginError } from "./PluginRegistry.ts"
 
 const StepSchema = Schema.Struct({
   uses: Schema.String.annotate({ description: "Plugin id, e.g. router/sw (see `routellm plugins`)" }),

@@ -6,16 +6,16 @@
  * committed atomically and are cache hits the next time. Every run writes a
  * manifest into its run directory.
  */
+import { Deferred, Effect, Layer, Option, Schema, Semaphore, Stream } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { Deferred, Effect, Layer, Option, Schema, Semaphore, Stream } from "effect"
 import { ArtifactStore } from "./ArtifactStore.ts"
 import * as Battles from "./Battles.ts"
 import * as Errors from "./Errors.ts"
 import * as Files from "./Files.ts"
 import * as Hash from "./Hash.ts"
-import type * as Plugin from "./Plugin.ts"
 import type { Resolved, ResolvedStep } from "./Pipeline.ts"
+import type * as Plugin from "./Plugin.ts"
 import { PluginRegistry, type RegistryShape } from "./PluginRegistry.ts"
 import { Settings } from "./Settings.ts"
 
@@ -288,8 +288,7 @@ export const run = Effect.fn("PipelineRunner.run")(function*(
               }
               yield* Effect.promise(() => Fs.writeFile(Path.join(temporary, outputFile), JSON.stringify(record, null, 2)))
               return record
-            })
-          ).pipe(Effect.provide(registryLayer), Effect.mapError(fail))
+            })).pipe(Effect.provide(registryLayer), Effect.mapError(fail))
           directory = committed.directory
           stored = committed.value
           cached = false

@@ -11,14 +11,7 @@ import { Augmenter } from "./Augmenter.ts"
 import { Benchmark, type BenchmarkShape } from "./Benchmark.ts"
 import { Dataset, type DatasetShape } from "./Dataset.ts"
 import { Embedder, type EmbedderShape } from "./Embedder.ts"
-import type {
-  ArtifactError,
-  EmbedderError,
-  InputError,
-  MissingInputError,
-  PluginError,
-  RouterError
-} from "./Errors.ts"
+import type { ArtifactError, EmbedderError, InputError, MissingInputError, PluginError, RouterError } from "./Errors.ts"
 import type { PluginRegistry } from "./PluginRegistry.ts"
 import { Router, type RouterShape } from "./Router.ts"
 
@@ -132,17 +125,13 @@ export const step = <C>(plugin: Omit<StepPlugin<C>, "kind">): StepPlugin<C> => (
 export const routerLayer = <C>(plugin: RouterPlugin<C>, config: C, context: MakeContext & { readonly trained?: StepInput }) =>
   Layer.effect(Router, plugin.make(config, context))
 
-export const datasetLayer = <C>(plugin: DatasetPlugin<C>, config: C, context: MakeContext) =>
-  Layer.effect(Dataset, plugin.make(config, context))
+export const datasetLayer = <C>(plugin: DatasetPlugin<C>, config: C, context: MakeContext) => Layer.effect(Dataset, plugin.make(config, context))
 
-export const augmenterLayer = <C>(plugin: AugmenterPlugin<C>, config: C, context: StepContext) =>
-  Layer.effect(Augmenter, plugin.make(config, context))
+export const augmenterLayer = <C>(plugin: AugmenterPlugin<C>, config: C, context: StepContext) => Layer.effect(Augmenter, plugin.make(config, context))
 
-export const embedderLayer = <C>(plugin: EmbedderPlugin<C>, config: C, context: MakeContext) =>
-  Layer.effect(Embedder, plugin.make(config, context))
+export const embedderLayer = <C>(plugin: EmbedderPlugin<C>, config: C, context: MakeContext) => Layer.effect(Embedder, plugin.make(config, context))
 
-export const benchmarkLayer = <C>(plugin: BenchmarkPlugin<C>, config: C, context: MakeContext) =>
-  Layer.effect(Benchmark, plugin.make(config, context))
+export const benchmarkLayer = <C>(plugin: BenchmarkPlugin<C>, config: C, context: MakeContext) => Layer.effect(Benchmark, plugin.make(config, context))
 
 /**
  * A reference to another plugin inside a config (`embedder: { uses: embedder/use-lite, with: {...} }`);
@@ -174,4 +163,3 @@ export const describe = (plugin: Any) => ({
 
 export const decodeConfig = <C>(plugin: { readonly config: Schema.Decoder<C> }) =>
   Schema.decodeUnknownEffect(plugin.config as Schema.Codec<C, unknown>, { errors: "all", onExcessProperty: "error" })
-

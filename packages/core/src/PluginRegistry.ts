@@ -3,14 +3,14 @@
  * statically plus third-party packages loaded by name from a pipeline's
  * `plugins:` list.
  */
+import { Context, Effect, Layer, Schema, SchemaIssue, type Scope } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { pathToFileURL } from "node:url"
-import { Context, Effect, Layer, Schema, SchemaIssue, type Scope } from "effect"
+import type { BenchmarkShape } from "./Benchmark.ts"
 import type { EmbedderShape } from "./Embedder.ts"
 import * as Plugin from "./Plugin.ts"
 import type { RouterShape } from "./Router.ts"
-import type { BenchmarkShape } from "./Benchmark.ts"
 
 export class UnknownPluginError extends Schema.TaggedError<UnknownPluginError>()("UnknownPluginError", {
   pluginId: Schema.String,
@@ -62,9 +62,7 @@ export const decodeConfig = <C>(plugin: Plugin.Any & { readonly config: Schema.D
         pluginId: plugin.id,
         where,
         issues: standardFormatter(error.issue).issues.map((issue) => ({
-          path: (issue.path ?? []).map((segment: unknown) =>
-            typeof segment === "object" && segment !== null && "key" in segment ? segment.key : segment
-          ),
+          path: (issue.path ?? []).map((segment: unknown) => typeof segment === "object" && segment !== null && "key" in segment ? segment.key : segment),
           message: issue.message
         }))
       })
@@ -114,8 +112,7 @@ export class PluginRegistry extends Context.Service<PluginRegistry, RegistryShap
 }
 
 /** Registry plus more plugins (later ones win on id clashes). */
-export const extend = (registry: RegistryShape, plugins: ReadonlyArray<Plugin.Any>): RegistryShape =>
-  make([...registry.plugins, ...plugins])
+export const extend = (registry: RegistryShape, plugins: ReadonlyArray<Plugin.Any>): RegistryShape => make([...registry.plugins, ...plugins])
 
 const isPlugin = (value: unknown): value is Plugin.Any =>
   typeof value === "object" && value !== null && typeof (value as Plugin.Any).id === "string" &&

@@ -80,5 +80,4 @@ export const Reporter = Context.Reference<ReporterShape>("@routellm/core/Progres
 })
 
 /** Start reporting progress of `total` units of work. */
-export const start = (label: string, total: number): Effect.Effect<Handle> =>
-  Reporter.useSync((reporter) => reporter.start(label, total))
+export const start = (label: string, total: number): Effect.Effect<Handle> => Reporter.useSync((reporter) => reporter.start(label, total))

@@ -2,9 +2,9 @@
  * Global settings read from the environment: where the cache and the local
  * datasets live.
  */
+import { Context } from "effect"
 import { homedir } from "node:os"
 import * as Path from "node:path"
-import { Context } from "effect"
 
 export interface SettingsShape {
   /** Root of the artifact store (content-addressed step outputs, embeddings, downloads). */

@@ -1,20 +1,9 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ArtifactStore, Embedder, Errors, Files, Hash, Matrix, ModelAliases, Progress, Random, Router } from "@routellm/core"
+import { Effect, Option, Stream } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { assert, describe, it } from "@effect/vitest"
-import {
-  ArtifactStore,
-  Embedder,
-  Errors,
-  Files,
-  Hash,
-  Matrix,
-  ModelAliases,
-  Progress,
-  Random,
-  Router
-} from "@routellm/core"
-import { Effect, Option, Stream } from "effect"
 
 const temporaryDirectory = () => Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "routellm-core-")))
 
@@ -39,7 +28,12 @@ describe("ArtifactStore", () => {
       assert.strictEqual(committed.value, 42)
       const found = yield* store.lookup("steps/abc")
       assert.isTrue(Option.isSome(found))
-      assert.deepStrictEqual(yield* Effect.promise(() => Fs.readdir(committed.directory)), ["whole.json"])
+      assert.deepStrictEqual(
+        yield* Effect.promise(() =>
+          Fs.readdir(committed.directory)
+        ),
+        ["whole.json"]
+      )
       // Replacing an artifact swaps the whole directory.
       yield* store.commit("steps/abc", (directory) => Effect.promise(() => Fs.writeFile(Path.join(directory, "new.json"), "{}")))
       assert.deepStrictEqual(yield* Effect.promise(() => Fs.readdir(committed.directory)), ["new.json"])

@@ -1,9 +1,9 @@
-import * as Fs from "node:fs/promises"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { ArtifactStore, Pipeline, PipelineRunner, PluginRegistry, Progress, RandomRouter } from "@routellm/core"
 import { Effect, Layer } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
 
 const temporaryDirectory = () => Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "routellm-pipeline-")))
 
@@ -14,8 +14,7 @@ const write = (directory: string, name: string, text: string) =>
     return file
   })
 
-const services = (cache: string) =>
-  Layer.mergeAll(ArtifactStore.ArtifactStore.layerAt(cache), PluginRegistry.PluginRegistry.layer([RandomRouter.plugin]))
+const services = (cache: string) => Layer.mergeAll(ArtifactStore.ArtifactStore.layerAt(cache), PluginRegistry.PluginRegistry.layer([RandomRouter.plugin]))
 
 const runPipeline = (file: string, cache: string, options: { force?: boolean; overrides?: Array<string> } = {}) =>
   Effect.gen(function*() {
@@ -107,7 +106,7 @@ describe("Pipeline", () => {
       assert.strictEqual(error._tag, "UnknownPluginError")
       assert.include(error.message, "router/nope")
       assert.include(error.message, "router/random")
-      assert.include(error.message, 'step "pick"')
+      assert.include(error.message, "step \"pick\"")
       assert.include(error.message, "nope.yaml:4")
     }))
 
@@ -117,7 +116,7 @@ describe("Pipeline", () => {
       const file = yield* write(directory, "config.yaml", "steps:\n  random:\n    uses: router/random\n    with:\n      seed: 1.5\n")
       const error = yield* Effect.flip(runPipeline(file, directory))
       assert.strictEqual(error._tag, "ConfigError")
-      assert.include(error.message, 'step "random"')
+      assert.include(error.message, "step \"random\"")
       assert.include(error.message, "seed")
       assert.include(error.message, "line 5")
       const extra = yield* write(directory, "extra.yaml", "steps:\n  random:\n    uses: router/random\n    with:\n      sed: 1\n")
@@ -165,7 +164,7 @@ describe("Pipeline", () => {
       )
       const error = yield* Effect.flip(runPipeline(file, directory))
       assert.strictEqual(error._tag, "StepFailedError")
-      assert.include(error.message, 'step "broken" (test/count) failed')
+      assert.include(error.message, "step \"broken\" (test/count) failed")
       assert.include(error.message, "disk on fire")
       const runs = yield* Effect.promise(() => Fs.readdir(Path.join(directory, "runs")))
       const manifest = JSON.parse(

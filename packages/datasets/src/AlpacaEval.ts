@@ -8,8 +8,8 @@
  * `model_2 = example` (a placeholder entry) and a baseline against itself;
  * both are dropped along with invalid judgements.
  */
-import { Effect, Schema } from "effect"
 import { Files, Plugin, type Records } from "@routellm/core"
+import { Effect, Schema } from "effect"
 import * as Source from "./internal/Source.ts"
 
 export const id = "dataset/alpaca-eval"

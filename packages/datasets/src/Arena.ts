@@ -10,11 +10,11 @@
  * artifact store (`downloads/huggingface/...`) when `download: true`; no
  * network is touched otherwise.
  */
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
 import { ArtifactStore, Errors, Files, Hash, Plugin, type Records } from "@routellm/core"
 import { Effect, Schema } from "effect"
 import { parquetReadObjects } from "hyparquet"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
 import * as Source from "./internal/Source.ts"
 
 export const id = "dataset/arena"
@@ -89,7 +89,9 @@ const resolve = (config: Config, context: Plugin.MakeContext) =>
       return yield* new Errors.MissingInputError({
         path: config.fileName,
         field: "file",
-        hint: `no local copy of the Chatbot Arena battles; set file:, put it under <data root>/train/arena/, or set download: true to fetch ${downloadUrl(config)}`
+        hint: `no local copy of the Chatbot Arena battles; set file:, put it under <data root>/train/arena/, or set download: true to fetch ${
+          downloadUrl(config)
+        }`
       })
     }
     return yield* download(config, local.path)

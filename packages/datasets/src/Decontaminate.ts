@@ -15,11 +15,11 @@
  * The report counts dropped battles and prompts by method, by evaluation
  * source and by training source, with a few examples.
  */
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
 import { ArtifactStore, type Dataset, Embedder, Errors, Files, Hash, Matrix, Plugin, PluginRegistry, Progress, type Records } from "@routellm/core"
 import { Similarity } from "@routellm/embedders"
 import { Effect, Schema, Stream } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
 
 export const id = "augment/decontaminate"
 
@@ -261,8 +261,7 @@ export const make = (config: Config, context: Plugin.StepContext) =>
         if (embedder !== undefined) {
           const evaluation = sources.flatMap((source) => source.prompts.map((prompt) => ({ source: source.name, prompt })))
           const remaining = prompts.map((_, index) => index).filter((index) => !matches.has(index))
-          const embed = (texts: ReadonlyArray<string>, label: string) =>
-            Embedder.embedAll(embedder, texts, { label }).pipe(Effect.map(Matrix.normalizeRows))
+          const embed = (texts: ReadonlyArray<string>, label: string) => Embedder.embedAll(embedder, texts, { label }).pipe(Effect.map(Matrix.normalizeRows))
           const evaluationVectors = yield* embed(evaluation.map((entry) => entry.prompt), `${id}: embedding evaluation prompts`)
           const trainingVectors = yield* embed(remaining.map((index) => prompts[index]!), `${id}: embedding training prompts`)
           const progress = yield* Progress.start(`${id}: comparing ${remaining.length} x ${evaluation.length} prompts`, remaining.length)

@@ -13,10 +13,10 @@
  * - `.jsonl`: one such record per line.
  * A source that is a directory means every .csv/.json/.jsonl file in it.
  */
+import { Errors, Files, Plugin, type Records } from "@routellm/core"
+import { Effect, Schema } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { Effect, Schema } from "effect"
-import { Errors, Files, Plugin, type Records } from "@routellm/core"
 import * as PythonList from "./internal/PythonList.ts"
 import * as Source from "./internal/Source.ts"
 
@@ -258,8 +258,7 @@ export const plugin = Plugin.dataset({
   version: "1.0.0",
   description: "Golden-label battles from per-prompt outcome tables: for each prompt and model pair the better-scoring model wins, equal scores tie",
   config: Config,
-  fingerprint: (config, context) =>
-    Effect.flatMap(resolveSources(config, context), (files) => Source.fingerprintFiles(id, files, options(config))),
+  fingerprint: (config, context) => Effect.flatMap(resolveSources(config, context), (files) => Source.fingerprintFiles(id, files, options(config))),
   make: (config, context) =>
     Effect.gen(function*() {
       const files = yield* resolveSources(config, context)

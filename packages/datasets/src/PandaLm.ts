@@ -6,8 +6,8 @@
  * vote. The battle's winner is the label most annotators gave; without a
  * majority the battle is a tie.
  */
-import { Effect, Schema } from "effect"
 import { Plugin, type Records } from "@routellm/core"
+import { Effect, Schema } from "effect"
 import * as Source from "./internal/Source.ts"
 
 export const id = "dataset/pandalm"

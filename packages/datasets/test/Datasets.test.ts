@@ -1,16 +1,20 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ArtifactStore, type Dataset, Plugin, PluginRegistry, type Records } from "@routellm/core"
+import { Effect, Exit, Layer, Stream } from "effect"
+import { parquetWriteBuffer } from "hyparquet-writer"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { assert, describe, it } from "@effect/vitest"
-import { ArtifactStore, type Dataset, Plugin, type Records } from "@routellm/core"
-import { Effect, Exit, Stream } from "effect"
-import { AlpacaEval, Arena, OutcomeBattles, PandaLm } from "../src/index.ts"
 import { sharedData } from "../../../test/support/SharedData.ts"
-import { parquetWriteBuffer } from "hyparquet-writer"
+import { AlpacaEval, Arena, OutcomeBattles, PandaLm } from "../src/index.ts"
 
 const temporaryDirectory = () => Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "routellm-datasets-")))
 
-const store = ArtifactStore.ArtifactStore.layerAt(Path.join(Os.tmpdir(), "routellm-datasets-store"))
+// Dataset plugins may ask for the registry (Plugin.Services); these need no other plugin.
+const store = Layer.merge(
+  ArtifactStore.ArtifactStore.layerAt(Path.join(Os.tmpdir(), "routellm-datasets-store")),
+  PluginRegistry.PluginRegistry.layer([])
+)
 
 /** Decode a raw config with the plugin's Schema, build the dataset and read every battle. */
 const load = (plugin: Plugin.DatasetPlugin, raw: unknown, baseDirectory = sharedData) =>
@@ -121,8 +125,7 @@ describe("dataset/pandalm", () => {
     Effect.gen(function*() {
       const directory = yield* temporaryDirectory()
       const file = Path.join(directory, "testset.json")
-      const record = (fields: string) =>
-        `  {\n    "instruction": "Summarise the text.",\n    "input": "Cats sleep a lot.",\n    ${fields}\n  }`
+      const record = (fields: string) => `  {\n    "instruction": "Summarise the text.",\n    "input": "Cats sleep a lot.",\n    ${fields}\n  }`
       const text = `[\n${
         [
           record(`"cmp_key": "llama-7b_opt-7b", "annotator1": 2, "annotator2": NaN, "annotator3": 2`),
@@ -201,9 +204,7 @@ describe("dataset/outcome-battles", () => {
       assert.include(dataset.skipped[0]!.reason, "m1")
       assert.include(failureMessage(yield* Effect.exit(load(OutcomeBattles.plugin, { files: [csv] }))), `${csv}:5`)
       const json = Path.join(directory, "outcomes.json")
-      yield* Effect.promise(() =>
-        Fs.writeFile(json, `[\n  {"question": "Q1 text", "scores": {"x": 1, "y": NaN}},\n  {"scores": {"x": 1}}\n]`)
-      )
+      yield* Effect.promise(() => Fs.writeFile(json, `[\n  {"question": "Q1 text", "scores": {"x": 1, "y": NaN}},\n  {"scores": {"x": 1}}\n]`))
       const fromJson = yield* load(OutcomeBattles.plugin, { files: [json], onInvalid: "skip" })
       assert.strictEqual(fromJson.battles.length, 0)
       assert.deepStrictEqual(fromJson.dataset.skipped.map((row) => row.line), [3])
@@ -220,7 +221,17 @@ describe("dataset/arena", () => {
       const file = Path.join(directory, "train.csv")
       const rows = [
         header,
-        csvRow(["1", "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1", JSON.stringify(["How do rainbows form, in detail?", "And why?"]), "[]", "[]", "1", "0", "0"]),
+        csvRow([
+          "1",
+          "gpt-4-1106-preview",
+          "mixtral-8x7b-instruct-v0.1",
+          JSON.stringify(["How do rainbows form, in detail?", "And why?"]),
+          "[]",
+          "[]",
+          "1",
+          "0",
+          "0"
+        ]),
         csvRow(["2", "claude-2.0", "llama-2-70b-chat", JSON.stringify(["hi there"]), "[]", "[]", "0", "0", "1"]),
         csvRow(["3", "claude-2.0", "gpt-4-0613", JSON.stringify(["Write a haiku about autumn leaves."]), "[]", "[]", "0", "1", "0"]),
         csvRow(["4", "claude-2.0", "gpt-4-0613", "not json", "[]", "[]", "0", "1", "0"]),

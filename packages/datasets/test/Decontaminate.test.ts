@@ -1,11 +1,11 @@
-import * as Fs from "node:fs/promises"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { ArtifactStore, Matrix, Plugin, PluginRegistry, Progress, type Records } from "@routellm/core"
 import { Effect, Layer, Schema, Stream } from "effect"
-import { Decontaminate, OutcomeBattles } from "../src/index.ts"
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { evalDirectory, sharedData } from "../../../test/support/SharedData.ts"
+import { Decontaminate, OutcomeBattles } from "../src/index.ts"
 
 /** Hashed bag-of-words vectors: word order does not matter, shared words make texts similar. */
 const testEmbedder = Plugin.embedder({
@@ -61,7 +61,10 @@ describe("augment/decontaminate", () => {
       const question = "Natalia sold clips to 48 of her friends in April, and then half as many in May. How many clips did she sell?"
       yield* Effect.promise(() =>
         Promise.all([
-          Fs.writeFile(Path.join(directory, "math.jsonl"), [JSON.stringify({ question }), JSON.stringify({ prompt: "Name the capital of France." })].join("\n")),
+          Fs.writeFile(
+            Path.join(directory, "math.jsonl"),
+            [JSON.stringify({ question }), JSON.stringify({ prompt: "Name the capital of France." })].join("\n")
+          ),
           Fs.writeFile(Path.join(directory, "chat.txt"), "Write a limerick about a cat who sails the seven seas at night\nhi\n")
         ])
       )

@@ -5,13 +5,13 @@
  * `maxLength` keeping the special tokens, pad, run, pool over the attention
  * mask (mean, or the first token) and optionally L2-normalise.
  */
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
 import { Tokenizer } from "@huggingface/tokenizers"
-import { Effect, Schema } from "effect"
-import * as ort from "onnxruntime-node"
 import { Errors, Hash, Matrix, Plugin } from "@routellm/core"
 import type { EmbedderShape } from "@routellm/core/Embedder"
+import { Effect, Schema } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
+import * as ort from "onnxruntime-node"
 
 export const id = "embedder/onnx"
 
@@ -113,9 +113,7 @@ export const make = Effect.fn("OnnxEmbedder.make")(function*(config: Config, con
   const modelBytes = yield* Effect.tryPromise({ try: () => Fs.readFile(modelPath), catch: fail(`cannot read model ${modelPath}`) })
   const modelDirectory = Path.dirname(modelPath)
   const tokenizerPath = config.tokenizer === undefined
-    ? yield* Effect.promise(() =>
-      firstExisting([Path.join(modelDirectory, "tokenizer.json"), Path.join(modelDirectory, "..", "tokenizer.json")])
-    )
+    ? yield* Effect.promise(() => firstExisting([Path.join(modelDirectory, "tokenizer.json"), Path.join(modelDirectory, "..", "tokenizer.json")]))
     : Path.resolve(context.baseDirectory, config.tokenizer)
   if (tokenizerPath === undefined) {
     return yield* new Errors.PluginError({ pluginId: id, reason: `no tokenizer.json beside ${modelPath}; set "tokenizer"` })

@@ -6,10 +6,10 @@
  * and connection errors. The API key is read from the environment variable
  * named in the config and never appears in errors or logs.
  */
-import { Duration, Effect, Schema } from "effect"
-import OpenAI from "openai"
 import { Errors, Hash, Matrix, Plugin } from "@routellm/core"
 import type { EmbedderShape } from "@routellm/core/Embedder"
+import { Duration, Effect, Schema } from "effect"
+import OpenAI from "openai"
 
 export const id = "embedder/openai"
 
@@ -42,8 +42,7 @@ export const Config = Schema.Struct({
 }).annotate({ description: "OpenAI-compatible embeddings endpoint (text-embedding-3-small by default)" })
 export type Config = typeof Config.Type
 
-const isRetryable = (status: number | undefined) =>
-  status === undefined || status === 408 || status === 409 || status === 429 || status >= 500
+const isRetryable = (status: number | undefined) => status === undefined || status === 408 || status === 409 || status === 429 || status >= 500
 
 /** Delay the server asked for (`retry-after-ms`, or `retry-after` in seconds or as a date). */
 const retryAfter = (headers: Headers | undefined): number | undefined => {

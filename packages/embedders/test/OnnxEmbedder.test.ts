@@ -1,10 +1,10 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ArtifactStore, Embedder, Matrix, PluginRegistry, Progress } from "@routellm/core"
+import { OnnxEmbedder, plugins } from "@routellm/embedders"
+import { Effect, Layer } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { assert, describe, it } from "@effect/vitest"
-import { ArtifactStore, Embedder, Matrix, PluginRegistry, Progress } from "@routellm/core"
-import { Effect, Layer } from "effect"
-import { OnnxEmbedder, plugins } from "@routellm/embedders"
 import { minilmTokenizer } from "../../../test/support/SharedData.ts"
 import { tokenEmbeddingModel, writeModel } from "./support/OnnxBuilder.ts"
 
@@ -39,8 +39,24 @@ describe("embedder/onnx tokenizer (tokenizers.js, real MiniLM tokenizer.json)", 
       assert.deepStrictEqual(
         tokenizer.encode("The unaffable Schwarzenegger's résumé costs $3.50."),
         idsOf([
-          "[CLS]", "the", "una", "##ffa", "##ble", "schwarz", "##ene", "##gger", "'", "s", "resume", "costs", "$", "3",
-          ".", "50", ".", "[SEP]"
+          "[CLS]",
+          "the",
+          "una",
+          "##ffa",
+          "##ble",
+          "schwarz",
+          "##ene",
+          "##gger",
+          "'",
+          "s",
+          "resume",
+          "costs",
+          "$",
+          "3",
+          ".",
+          "50",
+          ".",
+          "[SEP]"
         ])
       )
       assert.deepStrictEqual(tokenizer.encode("ça va 😹"), idsOf(["[CLS]", "ca", "va", "[UNK]", "[SEP]"]))
@@ -71,13 +87,9 @@ describe("embedder/onnx with a tiny real ONNX model", () => {
   it.live("runs onnxruntime, pools and normalises as computed by hand", () =>
     Effect.gen(function*() {
       const directory = yield* temporaryDirectory
-      yield* Effect.promise(() =>
-        writeModel(directory, "model.onnx", tokenEmbeddingModel({ embeddings: table(), vocabularySize, dimensions: 3 }))
-      )
+      yield* Effect.promise(() => writeModel(directory, "model.onnx", tokenEmbeddingModel({ embeddings: table(), vocabularySize, dimensions: 3 })))
       yield* Effect.promise(() => Fs.copyFile(Path.join(minilmTokenizer, "tokenizer.json"), Path.join(directory, "tokenizer.json")))
-      yield* Effect.promise(() =>
-        Fs.copyFile(Path.join(minilmTokenizer, "tokenizer_config.json"), Path.join(directory, "tokenizer_config.json"))
-      )
+      yield* Effect.promise(() => Fs.copyFile(Path.join(minilmTokenizer, "tokenizer_config.json"), Path.join(directory, "tokenizer_config.json")))
       yield* Effect.gen(function*() {
         const raw = yield* PluginRegistry.makeEmbedder(
           { uses: "embedder/onnx", with: { model: "model.onnx", normalize: false } },

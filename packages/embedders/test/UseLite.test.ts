@@ -1,14 +1,14 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ArtifactStore, Embedder, Files, Matrix, PluginRegistry, Progress } from "@routellm/core"
+import { plugins, SentencePiece, UseLite } from "@routellm/embedders"
+import { Effect, Layer } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { assert, describe, it } from "@effect/vitest"
-import { ArtifactStore, Embedder, Files, Matrix, PluginRegistry, Progress } from "@routellm/core"
-import { Effect, Layer } from "effect"
-import { plugins, SentencePiece, UseLite } from "@routellm/embedders"
+import { evalDirectory } from "../../../test/support/SharedData.ts"
 import * as TfjsUseLite from "../src/internal/TfjsUseLite.ts"
 import * as UseLiteFiles from "../src/internal/UseLiteFiles.ts"
 import * as UseLiteOnnx from "../src/internal/UseLiteOnnx.ts"
-import { evalDirectory } from "../../../test/support/SharedData.ts"
 
 const files = () => {
   const { directory, version } = UseLiteFiles.installedDirectory()
@@ -64,8 +64,17 @@ describe("SentencePiece (USE-lite vocabulary)", () => {
   it("prefers the segmentation with the highest total log probability", () => {
     // A toy vocabulary: "▁ab" alone scores -5, "▁a" + "b" scores -1 + -1.
     const vocabulary: SentencePiece.Vocabulary = [
-      ["<unk>", 0], ["<s>", 0], ["</s>", 0], ["x", 0], ["y", 0], ["z", 0],
-      ["▁ab", -5], ["▁a", -1], ["b", -1], ["▁", -3], ["a", -3]
+      ["<unk>", 0],
+      ["<s>", 0],
+      ["</s>", 0],
+      ["x", 0],
+      ["y", 0],
+      ["z", 0],
+      ["▁ab", -5],
+      ["▁a", -1],
+      ["b", -1],
+      ["▁", -3],
+      ["a", -3]
     ]
     const tokenizer = SentencePiece.make(vocabulary)
     assert.deepStrictEqual(tokenizer.encode("ab"), [7, 8])
@@ -98,9 +107,7 @@ describe("embedder/use-lite", () => {
       assert.strictEqual(sequences[4]!.length, UseLite.maxTokens)
       const reference = yield* Effect.promise(() => TfjsUseLite.load(modelFiles, "cpu"))
       // The reference embeds each prompt alone, unclipped (its graph clips at 128 itself); onnx embeds them padded together.
-      const expected = yield* Effect.promise(() =>
-        Promise.all(prompts.map((prompt) => reference.run([tokenizer.encode(prompt)])))
-      )
+      const expected = yield* Effect.promise(() => Promise.all(prompts.map((prompt) => reference.run([tokenizer.encode(prompt)]))))
       for (const precision of ["float32", "int8"] as const) {
         const onnx = yield* Effect.promise(() => UseLiteOnnx.make(modelFiles, { concurrency: 2, precision }))
         const actual = yield* Effect.promise(() => onnx.run(sequences))
@@ -125,23 +132,23 @@ describe("embedder/use-lite", () => {
 })
 
 const cachedEmbedding = (root: string) =>
-    Effect.gen(function*() {
-      const embedder = yield* PluginRegistry.makeEmbedder({ uses: "embedder/use-lite" }, { baseDirectory: root })
-      assert.strictEqual(embedder.dimensions, 512)
-      const texts = ["What is the capital of France?", "Paris is the capital of France.", "How do I bake bread?", "What is the capital of France?"]
-      const first = yield* Embedder.embedAll(embedder, texts)
-      assert.strictEqual(first.rows, 4)
-      // Unit vectors; duplicates equal; related sentences closer than unrelated ones.
-      for (let row = 0; row < 4; row++) assert.closeTo(cosine(Matrix.row(first, row), Matrix.row(first, row)), 1, 1e-6)
-      assert.deepStrictEqual(Array.from(Matrix.row(first, 0)), Array.from(Matrix.row(first, 3)))
-      assert.isAbove(cosine(Matrix.row(first, 0), Matrix.row(first, 1)), cosine(Matrix.row(first, 0), Matrix.row(first, 2)))
-      const cached = yield* Effect.promise(() => Fs.readdir(Path.join(root, "embeddings", embedder.fingerprint)))
-      assert.strictEqual(cached.length, 1)
-      const again = yield* Embedder.embedAll(embedder, texts.slice(0, 2))
-      assert.deepStrictEqual(Array.from(again.data), Array.from(first.data.subarray(0, 1024)))
-      // Settings that change vectors change the fingerprint; those that do not, keep it.
-      const reference = yield* PluginRegistry.makeEmbedder({ uses: "embedder/use-lite", with: { precision: "float32" } }, { baseDirectory: root })
-      const moreThreads = yield* PluginRegistry.makeEmbedder({ uses: "embedder/use-lite", with: { threads: 1, batchSize: 8 } }, { baseDirectory: root })
-      assert.notStrictEqual(reference.fingerprint, embedder.fingerprint)
-      assert.strictEqual(moreThreads.fingerprint, embedder.fingerprint)
-    })
+  Effect.gen(function*() {
+    const embedder = yield* PluginRegistry.makeEmbedder({ uses: "embedder/use-lite" }, { baseDirectory: root })
+    assert.strictEqual(embedder.dimensions, 512)
+    const texts = ["What is the capital of France?", "Paris is the capital of France.", "How do I bake bread?", "What is the capital of France?"]
+    const first = yield* Embedder.embedAll(embedder, texts)
+    assert.strictEqual(first.rows, 4)
+    // Unit vectors; duplicates equal; related sentences closer than unrelated ones.
+    for (let row = 0; row < 4; row++) assert.closeTo(cosine(Matrix.row(first, row), Matrix.row(first, row)), 1, 1e-6)
+    assert.deepStrictEqual(Array.from(Matrix.row(first, 0)), Array.from(Matrix.row(first, 3)))
+    assert.isAbove(cosine(Matrix.row(first, 0), Matrix.row(first, 1)), cosine(Matrix.row(first, 0), Matrix.row(first, 2)))
+    const cached = yield* Effect.promise(() => Fs.readdir(Path.join(root, "embeddings", embedder.fingerprint)))
+    assert.strictEqual(cached.length, 1)
+    const again = yield* Embedder.embedAll(embedder, texts.slice(0, 2))
+    assert.deepStrictEqual(Array.from(again.data), Array.from(first.data.subarray(0, 1024)))
+    // Settings that change vectors change the fingerprint; those that do not, keep it.
+    const reference = yield* PluginRegistry.makeEmbedder({ uses: "embedder/use-lite", with: { precision: "float32" } }, { baseDirectory: root })
+    const moreThreads = yield* PluginRegistry.makeEmbedder({ uses: "embedder/use-lite", with: { threads: 1, batchSize: 8 } }, { baseDirectory: root })
+    assert.notStrictEqual(reference.fingerprint, embedder.fingerprint)
+    assert.strictEqual(moreThreads.fingerprint, embedder.fingerprint)
+  })

@@ -12,20 +12,10 @@
  * Both give logits over the labels; the strong win rate is 1 − the softmax
  * probability of the labels meaning "the weak model is as good or better".
  */
+import { ArtifactStore, Battles, Embedder, type Embedder as CoreEmbedder, Errors, Files, Plugin, PluginRegistry, type Router } from "@routellm/core"
+import { Effect, Schema, type Scope } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { Effect, Schema, type Scope } from "effect"
-import {
-  ArtifactStore,
-  Battles,
-  type Embedder as CoreEmbedder,
-  Embedder,
-  Errors,
-  Files,
-  Plugin,
-  PluginRegistry,
-  type Router
-} from "@routellm/core"
 import * as Encoder from "./Encoder.ts"
 import * as Head from "./Head.ts"
 import * as Labels from "./Labels.ts"

@@ -3,9 +3,9 @@
  * ONNX with its tokenizer.json): the pooled output, as an Embedder so that
  * training caches features through core's `Embedder.embedAll`.
  */
-import * as Fs from "node:fs/promises"
-import { Effect, Schema, type Scope } from "effect"
 import { type Embedder, Errors, Hash, Matrix } from "@routellm/core"
+import { Effect, Schema, type Scope } from "effect"
+import * as Fs from "node:fs/promises"
 import * as OnnxSession from "./OnnxSession.ts"
 import * as Tokenizer from "./Tokenizer.ts"
 
@@ -55,7 +55,10 @@ export const pool = (
 const fileHash = (path: string) => Effect.promise(async () => Hash.sha256(await Fs.readFile(path)))
 
 /** An Embedder over an ONNX encoder; `id` names the plugin using it in errors. */
-export const make = (id: string, options: Options): Effect.Effect<Embedder.EmbedderShape, Errors.PluginError | Errors.MissingInputError | Errors.InputError, Scope.Scope> =>
+export const make = (
+  id: string,
+  options: Options
+): Effect.Effect<Embedder.EmbedderShape, Errors.PluginError | Errors.MissingInputError | Errors.InputError, Scope.Scope> =>
   Effect.gen(function*() {
     const modelFile = yield* OnnxSession.resolveModel(options.model, "encoder.model")
     const tokenizer = yield* Tokenizer.load(

@@ -4,10 +4,10 @@
  * next when one cannot load (no GPU, no CUDA libraries), and released when the
  * scope closes.
  */
-import * as Path from "node:path"
-import { Effect, type Scope } from "effect"
-import * as Ort from "onnxruntime-node"
 import { Errors, Files } from "@routellm/core"
+import { Effect, type Scope } from "effect"
+import * as Path from "node:path"
+import * as Ort from "onnxruntime-node"
 import type * as Tokenizer from "./Tokenizer.ts"
 
 export interface Options {

@@ -5,10 +5,10 @@
  * truncation to a maximum length that keeps the special tokens, padding to the
  * longest row of the batch.
  */
-import * as Path from "node:path"
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers"
-import { Effect } from "effect"
 import { Errors, Files } from "@routellm/core"
+import { Effect } from "effect"
+import * as Path from "node:path"
 
 export interface Batch {
   readonly rows: number
@@ -118,8 +118,7 @@ export const fromJson = (file: string, tokenizerJson: any, tokenizerConfig: any 
     const content = contentIds(text)
     return [...prefix, ...(content.length > budget ? content.slice(0, budget) : content), ...suffix]
   }
-  const encodeBatch = (texts: ReadonlyArray<string>, maxLength = modelMaxLength): Batch =>
-    pad(texts.map((text) => encode(text, maxLength)), padId)
+  const encodeBatch = (texts: ReadonlyArray<string>, maxLength = modelMaxLength): Batch => pad(texts.map((text) => encode(text, maxLength)), padId)
   return {
     file,
     modelMaxLength,

@@ -1,10 +1,10 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ArtifactStore, Battles, PluginRegistry, Progress, type Records } from "@routellm/core"
+import { BertRouter, Head, Labels, OnnxSession, Tokenizer } from "@routellm/router-bert"
+import { Effect, Layer } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import { ArtifactStore, Battles, PluginRegistry, Progress, type Records } from "@routellm/core"
-import { BertRouter, Head, Labels, OnnxSession, Tokenizer } from "@routellm/router-bert"
 import { minilmTokenizer } from "../../../test/support/SharedData.ts"
 import * as OnnxModels from "./support/OnnxModels.ts"
 
@@ -34,8 +34,7 @@ const expectedWinRate = (ids: ReadonlyArray<number>, weakLabels: ReadonlyArray<n
   return 1 - weakLabels.reduce((sum, label) => sum + exp[label]! / total, 0)
 }
 
-const services = (root: string) =>
-  Layer.mergeAll(ArtifactStore.ArtifactStore.layerAt(root), PluginRegistry.PluginRegistry.layer([]))
+const services = (root: string) => Layer.mergeAll(ArtifactStore.ArtifactStore.layerAt(root), PluginRegistry.PluginRegistry.layer([]))
 
 const writeClassifier = () => {
   const directory = temporary()
@@ -143,7 +142,15 @@ describe("softmax-regression head", () => {
     // Grouped rows stay together: 100 groups of 5 rows and 100 single rows; 20% of the 200 groups are held out.
     const groups = Int32Array.from({ length: rows }, (_, row) => row < 500 ? Math.floor(row / 5) : row - 400)
     const grouped = Head.train(features, targets, new Float32Array(rows).fill(1), {
-      labels: 3, epochs: 1, learningRate: 0.05, l2: 0, batchSize: 32, validationShare: 0.2, seed: 1, classWeights: "none", patience: 1
+      labels: 3,
+      epochs: 1,
+      learningRate: 0.05,
+      l2: 0,
+      batchSize: 32,
+      validationShare: 0.2,
+      seed: 1,
+      classWeights: "none",
+      patience: 1
     }, groups)
     const heldGroups = new Set([...grouped.validation].map((row) => groups[row]!))
     assert.strictEqual(heldGroups.size, 40)
@@ -167,7 +174,9 @@ describe("router/bert training step on frozen ONNX-encoder features", () => {
       const battles: Array<Records.Battle> = []
       for (let repeat = 0; repeat < 6; repeat++) {
         for (const prompt of hard) battles.push({ prompt, model_a: "gpt-4-1106-preview", model_b: "mixtral-8x7b-instruct-v0.1", winner: "model_a" })
-        for (const prompt of easy) battles.push({ prompt, model_a: "mixtral-8x7b-instruct-v0.1", model_b: "gpt-4-1106-preview", winner: repeat % 2 === 0 ? "model_a" : "tie" })
+        for (const prompt of easy) {
+          battles.push({ prompt, model_a: "mixtral-8x7b-instruct-v0.1", model_b: "gpt-4-1106-preview", winner: repeat % 2 === 0 ? "model_a" : "tie" })
+        }
       }
       battles.push({ prompt: "unrelated", model_a: "claude-2", model_b: "llama-2-70b-chat", winner: "model_a" })
       const datasetDirectory = temporary()
@@ -207,7 +216,9 @@ describe("router/bert training step on frozen ONNX-encoder features", () => {
       const hardRates = yield* router.winRates!(hard)
       const easyRates = yield* router.winRates!(easy)
       // Hard prompts: the strong model always won. Easy prompts: the weak model won or tied.
-      for (const value of hardRates) assert.isAbove(value, 0.8)
+      for (const value of hardRates) {
+        assert.isAbove(value, 0.8)
+      }
       for (const value of easyRates) assert.isBelow(value, 0.2)
       assert.closeTo(yield* router.winRate(hard[0]!), hardRates[0]!, 1e-9)
 

@@ -1,8 +1,8 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Tokenizer } from "@routellm/router-bert"
+import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { Tokenizer } from "@routellm/router-bert"
 import { minilmTokenizer } from "../../../test/support/SharedData.ts"
 
 // The real vocabulary, read independently of the tokenizer: line i is token id i.

@@ -8,9 +8,9 @@
  * distribution holds no score token the prompt goes to the strong model
  * (win rate 1), as RouteLLM does, and is counted in `counters().fallbacks`.
  */
-import * as Path from "node:path"
-import { Effect, Schema, type Scope } from "effect"
 import { Errors, Plugin, type Router } from "@routellm/core"
+import { Effect, Schema, type Scope } from "effect"
+import * as Path from "node:path"
 import * as OnnxBackend from "./OnnxBackend.ts"
 import * as OpenAiBackend from "./OpenAiBackend.ts"
 import * as Scores from "./Scores.ts"
@@ -113,8 +113,7 @@ const fromEndpoint = (config: Config, endpoint: typeof EndpointConfig.Type, temp
     backend: "endpoint",
     counters: snapshot,
     winRate,
-    winRates: (prompts) =>
-      Effect.map(Effect.forEach(prompts, winRate, { concurrency: endpoint.concurrency }), (values) => Float64Array.from(values)),
+    winRates: (prompts) => Effect.map(Effect.forEach(prompts, winRate, { concurrency: endpoint.concurrency }), (values) => Float64Array.from(values)),
     batchSize: endpoint.concurrency * 4
   }
 }

@@ -5,11 +5,11 @@
  * succeeds, fails or is cancelled. The step's output names the fine-tuned
  * model, which a `router/causal` endpoint config can then use.
  */
+import { Errors, Files, Plugin } from "@routellm/core"
+import { Duration, Effect, Schema } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { Duration, Effect, Schema } from "effect"
 import OpenAI, { toFile } from "openai"
-import { Errors, Files, Plugin } from "@routellm/core"
 import * as TrainingData from "./TrainingData.ts"
 
 export const id = "step/openai-fine-tune"
@@ -27,8 +27,7 @@ export const Config = Schema.Struct({
 }).annotate({ description: "Upload chat JSONL and run an OpenAI-compatible fine-tuning job to completion" })
 export type Config = typeof Config.Type
 
-const failure = (reason: string, cause?: unknown) =>
-  new Errors.PluginError({ pluginId: id, reason, ...(cause === undefined ? {} : { cause }) })
+const failure = (reason: string, cause?: unknown) => new Errors.PluginError({ pluginId: id, reason, ...(cause === undefined ? {} : { cause }) })
 
 const call = <A>(what: string, thunk: (signal: AbortSignal) => Promise<A>) =>
   Effect.tryPromise({ try: thunk, catch: (cause) => failure(`${what}: ${cause instanceof Error ? cause.message : String(cause)}`, cause) })
@@ -49,10 +48,10 @@ export const run = Effect.fn("FineTune.run")(function*(config: Config, context: 
   }
   const client = new OpenAI({ baseURL: config.baseUrl, apiKey: apiKey ?? "not-needed" })
   const upload = (path: string) =>
-    call(`upload ${Path.basename(path)}`, (signal) =>
-      toFile(Fs.createReadStream(path), Path.basename(path)).then((file) =>
-        client.files.create({ file, purpose: "fine-tune" }, { signal })
-      ))
+    call(
+      `upload ${Path.basename(path)}`,
+      (signal) => toFile(Fs.createReadStream(path), Path.basename(path)).then((file) => client.files.create({ file, purpose: "fine-tune" }, { signal }))
+    )
   const trainingFile = yield* upload(trainPath)
   const validationFile = hasValidation ? yield* upload(validationPath) : undefined
   const created = yield* call("create fine-tuning job", (signal) =>

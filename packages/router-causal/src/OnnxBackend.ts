@@ -6,10 +6,10 @@
  * tokens' ids. Exports with a `logits_to_keep` input return only that
  * position, which saves a [tokens x vocabulary] copy per prompt on large vocabularies.
  */
-import * as Path from "node:path"
-import { Effect, type Scope } from "effect"
 import { Errors } from "@routellm/core"
 import { OnnxSession, Tokenizer } from "@routellm/router-bert"
+import { Effect, type Scope } from "effect"
+import * as Path from "node:path"
 import * as Scores from "./Scores.ts"
 import * as Template from "./Template.ts"
 

@@ -5,11 +5,11 @@
  * YAML/JSON file; `systemFile`/`userFile` replace either message with the text
  * of a file (such as RouteLLM's `system_ft_v5.txt` and `classifier_ft_v5.txt`).
  */
+import { Errors, Files } from "@routellm/core"
+import { Effect } from "effect"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect } from "effect"
 import * as Yaml from "yaml"
-import { Errors, Files } from "@routellm/core"
 
 export interface Template {
   readonly system: string
@@ -73,5 +73,4 @@ export const messages = (template: Template, question: string): Array<ChatMessag
 ]
 
 /** The one text for raw-text backends. */
-export const render = (template: Template, question: string) =>
-  fill(template.format, { system: template.system, user: userMessage(template, question) })
+export const render = (template: Template, question: string) => fill(template.format, { system: template.system, user: userMessage(template, question) })

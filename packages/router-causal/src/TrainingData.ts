@@ -7,11 +7,11 @@
  * probability that the weak model is as good or better. Writes `train.jsonl`
  * and, with a validation share, `validation.jsonl` (the OpenAI fine-tuning format).
  */
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
-import { Effect, Schema } from "effect"
 import { Battles, Errors, Plugin, Random } from "@routellm/core"
 import { Labels } from "@routellm/router-bert"
+import { Effect, Schema } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
 import * as Scores from "./Scores.ts"
 import * as Template from "./Template.ts"
 
@@ -73,7 +73,7 @@ export const run = Effect.fn("TrainingData.run")(function*(config: Config, conte
   if (validation.length > 0) {
     yield* Effect.promise(() => Fs.writeFile(Path.join(context.directory, validationFile), validation.join("\n") + "\n"))
   }
-  const perScore = Object.fromEntries(config.scoreTokens.map((token, index) => [token, 0]))
+  const perScore = Object.fromEntries(config.scoreTokens.map((token) => [token, 0]))
   labelled.labels.forEach((label) => {
     perScore[config.scoreTokens[scoreOf[label]! - 1]!]!++
   })

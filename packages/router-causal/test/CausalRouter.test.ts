@@ -1,11 +1,11 @@
-import * as Fs from "node:fs"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, References } from "effect"
 import { ArtifactStore, Battles, PluginRegistry, Progress, type Records } from "@routellm/core"
 import { Tokenizer } from "@routellm/router-bert"
 import { CausalRouter, FineTune, Scores, Template, TrainingData } from "@routellm/router-causal"
+import { Effect, Layer, References } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import * as OnnxModels from "../../router-bert/test/support/OnnxModels.ts"
 import * as StandIn from "./support/StandIn.ts"
 import * as TinyBpe from "./support/TinyBpe.ts"
@@ -41,7 +41,6 @@ describe("router/causal on an OpenAI-compatible logprobs endpoint (local stand-i
       const batch = yield* router.winRates!(["a question", "NO-SCORES again", "another"])
       assert.deepStrictEqual([...batch].map((value) => value.toFixed(9)), [expected, 1, expected].map((value) => value.toFixed(9)))
       assert.deepStrictEqual(router.counters(), { scored: 3, fallbacks: 2, requestErrors: 0 })
-
 
       // The request carried the template's messages and asked for logprobs of one token.
       const request = JSON.parse(standIn.requests[0]!.body)
@@ -203,9 +202,27 @@ describe("fine-tuning data and the fine-tuning step", () => {
       assert.include(lines[0].messages[1].content, "prove it")
 
       const standIn = yield* StandIn.start
-      const exportInput = { stepId: "export", uses: TrainingData.id, kind: "step" as const, directory: exportDirectory, value: exported.value, fingerprint: "g" }
-      const tuneConfig = yield* PluginRegistry.decodeConfig(FineTune.plugin, { baseUrl: standIn.baseUrl, model: "llama-3-8b", suffix: "router", pollSeconds: 0.01 }, "test")
-      const tuned = yield* FineTune.plugin.run(tuneConfig, { stepId: "tune", directory: temporary(), runDirectory: "/", baseDirectory: "/", inputs: [exportInput] })
+      const exportInput = {
+        stepId: "export",
+        uses: TrainingData.id,
+        kind: "step" as const,
+        directory: exportDirectory,
+        value: exported.value,
+        fingerprint: "g"
+      }
+      const tuneConfig = yield* PluginRegistry.decodeConfig(FineTune.plugin, {
+        baseUrl: standIn.baseUrl,
+        model: "llama-3-8b",
+        suffix: "router",
+        pollSeconds: 0.01
+      }, "test")
+      const tuned = yield* FineTune.plugin.run(tuneConfig, {
+        stepId: "tune",
+        directory: temporary(),
+        runDirectory: "/",
+        baseDirectory: "/",
+        inputs: [exportInput]
+      })
       assert.deepStrictEqual(
         { model: (tuned.value as any).fineTunedModel, polls: (tuned.value as any).polls, file: (tuned.value as any).trainingFile },
         { model: "ft:llama-3-8b:router:abc123", polls: 3, file: "file-train.jsonl-3" }
@@ -214,7 +231,9 @@ describe("fine-tuning data and the fine-tuning step", () => {
       assert.deepStrictEqual(paths.slice(0, 3), ["POST /v1/files", "POST /v1/fine_tuning/jobs", "GET /v1/fine_tuning/jobs/ftjob-1"])
 
       const failConfig = yield* PluginRegistry.decodeConfig(FineTune.plugin, { baseUrl: standIn.baseUrl, model: "fail-me", pollSeconds: 0.01 }, "test")
-      const failed = yield* Effect.flip(FineTune.plugin.run(failConfig, { stepId: "tune", directory: temporary(), runDirectory: "/", baseDirectory: "/", inputs: [exportInput] }))
+      const failed = yield* Effect.flip(
+        FineTune.plugin.run(failConfig, { stepId: "tune", directory: temporary(), runDirectory: "/", baseDirectory: "/", inputs: [exportInput] })
+      )
       assert.include(failed.message, "failed: bad data")
     }).pipe(
       Effect.provide(services),

@@ -14,10 +14,10 @@
  * `MODEL_IDS` table of routellm/routers/matrix_factorization/model.py and its
  * prompts are embedded with OpenAI `text-embedding-3-small` (1536 dimensions).
  */
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
 import { ArtifactStore, Errors, Files } from "@routellm/core"
 import { Effect, Schema } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
 import type * as Model from "./Model.ts"
 import * as Safetensors from "./Safetensors.ts"
 
@@ -186,8 +186,7 @@ export const fromTensors = (
     })
   })
 
-const toCheckpointError = (path: string) => (error: Safetensors.SafetensorsError) =>
-  new CheckpointError({ path, reason: error.message })
+const toCheckpointError = (path: string) => (error: Safetensors.SafetensorsError) => new CheckpointError({ path, reason: error.message })
 
 /** Write our checkpoint into a directory. */
 export const write = (
@@ -334,5 +333,4 @@ export const resolveLocation = (location: string, baseDirectory: string) =>
   })
 
 /** Whether a path is one of our checkpoint directories (has mf.json). */
-export const isNative = (location: string) =>
-  Effect.promise(() => Fs.stat(Path.join(location, metadataFile)).then(() => true, () => false))
+export const isNative = (location: string) => Effect.promise(() => Fs.stat(Path.join(location, metadataFile)).then(() => true, () => false))

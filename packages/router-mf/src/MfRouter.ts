@@ -166,8 +166,7 @@ export const makeRouter = (
     const vectors = Model.scoringVectors(parameters)
     const candidateVectors = Matrix.take(vectors, candidateIndices)
     const pair = Model.pairVector(vectors, strongIndex, weakIndex)
-    const winRates = (prompts: ReadonlyArray<string>) =>
-      Effect.flatMap(embed(prompts), (embeddings) => Effect.sync(() => Model.pairWinRates(pair, embeddings)))
+    const winRates = (prompts: ReadonlyArray<string>) => Effect.flatMap(embed(prompts), (embeddings) => Effect.sync(() => Model.pairWinRates(pair, embeddings)))
     return {
       id,
       winRate: (prompt) => Effect.map(winRates([prompt]), (rates) => rates[0]!),

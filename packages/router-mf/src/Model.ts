@@ -57,12 +57,10 @@ export const clone = (parameters: Parameters): Parameters => ({
   classifier: parameters.classifier.slice()
 })
 
-export const sigmoid = (value: number): number =>
-  value >= 0 ? 1 / (1 + Math.exp(-value)) : Math.exp(value) / (1 + Math.exp(value))
+export const sigmoid = (value: number): number => value >= 0 ? 1 / (1 + Math.exp(-value)) : Math.exp(value) / (1 + Math.exp(value))
 
 /** log(1 + e^value) without overflow. */
-export const softplus = (value: number): number =>
-  value > 0 ? value + Math.log1p(Math.exp(-value)) : Math.log1p(Math.exp(value))
+export const softplus = (value: number): number => value > 0 ? value + Math.log1p(Math.exp(-value)) : Math.log1p(Math.exp(value))
 
 /** The row of a model (by exact id), or -1. */
 export const indexOf = (parameters: Parameters, model: string): number => parameters.modelIds.indexOf(model)
@@ -139,8 +137,7 @@ export const pairWinRates = (vector: Float64Array, embeddings: Matrix.Matrix): F
 }
 
 /** Every model's score for every prompt: prompts x models. */
-export const scores = (vectors: Matrix.Matrix, embeddings: Matrix.Matrix): Matrix.Matrix =>
-  Matrix.multiplyTransposed(embeddings, vectors)
+export const scores = (vectors: Matrix.Matrix, embeddings: Matrix.Matrix): Matrix.Matrix => Matrix.multiplyTransposed(embeddings, vectors)
 
 /**
  * The model's forward pass exactly as RouteLLM writes it (project, multiply

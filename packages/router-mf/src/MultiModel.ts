@@ -11,9 +11,9 @@
  *   against the best-scoring candidate is at least the threshold (the best
  *   candidate itself has 0.5, so a threshold above 0.5 always picks it).
  */
-import { Effect, Schema } from "effect"
 import { ModelAliases, type Router } from "@routellm/core"
 import { Errors } from "@routellm/core"
+import { Effect, Schema } from "effect"
 import { sigmoid } from "./Model.ts"
 
 export const Candidate = Schema.Struct({

@@ -14,20 +14,10 @@
  * single model and the per-prompt oracle. Writes report.json, report.md and
  * curve.svg.
  */
+import { Embedder, Errors, Files, Matrix, ModelAliases, Plugin, PluginRegistry, Random, Records } from "@routellm/core"
+import { Effect, Schema } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { Effect, Schema } from "effect"
-import {
-  Embedder,
-  Errors,
-  Files,
-  Matrix,
-  ModelAliases,
-  Plugin,
-  PluginRegistry,
-  Random,
-  Records
-} from "@routellm/core"
 import * as Svg from "./internal/Svg.ts"
 import * as MfRouter from "./MfRouter.ts"
 import * as Model from "./Model.ts"
@@ -250,7 +240,9 @@ export const run = (config: Config, context: Plugin.StepContext) =>
     const rowOf = models.map((model) => prepared.modelIds.indexOf(ModelAliases.canonical(model)))
 
     // Score held-out prompts for the candidates, in table order.
-    const testEmbeddings = yield* Embedder.embedAll(embedder, testRows.map((row) => row.prompt), { label: `${id}: embedding ${testRows.length} held-out prompts` })
+    const testEmbeddings = yield* Embedder.embedAll(embedder, testRows.map((row) => row.prompt), {
+      label: `${id}: embedding ${testRows.length} held-out prompts`
+    })
     const vectors = Matrix.take(Model.scoringVectors(trained.parameters), rowOf)
     const scores = Model.scores(vectors, testEmbeddings)
     const quality = Matrix.make(testRows.length, models.length)
@@ -264,7 +256,10 @@ export const run = (config: Config, context: Plugin.StepContext) =>
     const single = models.map((model, m) => ({ model, price: prices[m]!, quality: testQuality[m]!, trainQuality: trainQuality[m]! }))
     // always-best is chosen on the training prompts, as a user would have to
     const bestIndex = trainQuality.reduce((best, value, m) => (value > trainQuality[best]! ? m : best), 0)
-    const cheapestIndex = prices.reduce((best, value, m) => (value < prices[best]! || (value === prices[best] && trainQuality[m]! > trainQuality[best]!) ? m : best), 0)
+    const cheapestIndex = prices.reduce(
+      (best, value, m) => (value < prices[best]! || (value === prices[best] && trainQuality[m]! > trainQuality[best]!) ? m : best),
+      0
+    )
     const alwaysBest = single[bestIndex]!
     const alwaysCheapest = single[cheapestIndex]!
     let oraclePrice = 0
@@ -354,7 +349,9 @@ export const markdown = (report: Report): string => {
     `# MF multi-model routing on ${report.table}`,
     "",
     `${report.models.length} models; split by prompt: ${report.trainPrompts} training prompts (${report.trainRows} rows, ${report.battles} battles), ${report.testPrompts} held-out prompts (${report.testRows} rows), ${report.overlap} prompts on both sides.`,
-    `Training: ${report.training.epochs} epochs (best ${report.training.bestEpoch}), validation accuracy ${fixed(report.training.validationAccuracy)}, ${report.training.seconds.toFixed(1)} s, ${report.training.battlesPerSecondPerEpoch} battles/s/epoch.`,
+    `Training: ${report.training.epochs} epochs (best ${report.training.bestEpoch}), validation accuracy ${fixed(report.training.validationAccuracy)}, ${
+      report.training.seconds.toFixed(1)
+    } s, ${report.training.battlesPerSecondPerEpoch} battles/s/epoch.`,
     "",
     "| policy | mean price | mean quality |",
     "|---|---:|---:|",
@@ -364,8 +361,12 @@ export const markdown = (report: Report): string => {
     `| oracle (per-prompt best, cheapest on ties) | ${fixed(report.oracle.price)} | ${fixed(report.oracle.quality)} |`,
     `| MF best setting | ${fixed(report.summary.bestQualityPrice)} | ${fixed(report.summary.bestQuality)} |`,
     "",
-    `MF reaches always-best's quality at price ${fixed(report.summary.priceAtBestQuality)} (always-best: ${fixed(report.summary.randomMixPriceAtBestQuality)}).`,
-    `At half of always-best's price: MF ${fixed(report.summary.qualityAtHalfPrice)} vs random mix of best and cheapest ${fixed(report.summary.randomMixQualityAtHalfPrice)}.`,
+    `MF reaches always-best's quality at price ${fixed(report.summary.priceAtBestQuality)} (always-best: ${
+      fixed(report.summary.randomMixPriceAtBestQuality)
+    }).`,
+    `At half of always-best's price: MF ${fixed(report.summary.qualityAtHalfPrice)} vs random mix of best and cheapest ${
+      fixed(report.summary.randomMixQualityAtHalfPrice)
+    }.`,
     "",
     "| model | price | held-out quality | training quality |",
     "|---|---:|---:|---:|",

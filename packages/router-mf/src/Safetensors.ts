@@ -4,8 +4,8 @@
  * tensor (`dtype`, `shape`, `data_offsets` relative to the data section) and
  * an optional `__metadata__` map of strings, then the raw little-endian bytes.
  */
-import * as Fs from "node:fs/promises"
 import { Effect, Schema } from "effect"
+import * as Fs from "node:fs/promises"
 
 /** A tensor as float32 values in row-major order. */
 export interface Tensor {
@@ -74,8 +74,7 @@ const decodeTensor = (
 /** Parse safetensors bytes; `file` names the source in errors. */
 export const decode = (bytes: Uint8Array, file: string): Effect.Effect<File, SafetensorsError> =>
   Effect.suspend(() => {
-    const fail = (reason: string, tensor?: string) =>
-      Effect.fail(new SafetensorsError({ file, reason, ...(tensor === undefined ? {} : { tensor }) }))
+    const fail = (reason: string, tensor?: string) => Effect.fail(new SafetensorsError({ file, reason, ...(tensor === undefined ? {} : { tensor }) }))
     if (bytes.byteLength < 8) return fail(`too short for a safetensors file (${bytes.byteLength} bytes)`)
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     const headerLength = Number(view.getBigUint64(0, true))
@@ -153,6 +152,5 @@ export const encode = (
 export const read = (path: string): Effect.Effect<File, SafetensorsError> =>
   Effect.tryPromise({
     try: () => Fs.readFile(path),
-    catch: (cause) =>
-      new SafetensorsError({ file: path, reason: `cannot read: ${cause instanceof Error ? cause.message : String(cause)}` })
+    catch: (cause) => new SafetensorsError({ file: path, reason: `cannot read: ${cause instanceof Error ? cause.message : String(cause)}` })
   }).pipe(Effect.flatMap((bytes) => decode(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path)))

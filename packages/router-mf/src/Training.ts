@@ -10,8 +10,8 @@
  * measured faster than TF.js (WASM backend) for this model on this machine
  * (bench/mf.ts prints both).
  */
-import { Effect, Schema } from "effect"
 import { Matrix, ModelAliases, Progress, Random, type Records } from "@routellm/core"
+import { Effect, Schema } from "effect"
 import * as Model from "./Model.ts"
 
 export const TiePolicy = Schema.Literals(["drop", "half"])

@@ -1,10 +1,10 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ArtifactStore, PluginRegistry, Progress, Random } from "@routellm/core"
+import { Checkpoint, MfRouter, Model, Safetensors } from "@routellm/router-mf"
+import { Effect, Exit, Layer } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { assert, describe, it } from "@effect/vitest"
-import { ArtifactStore, PluginRegistry, Progress, Random } from "@routellm/core"
-import { Effect, Exit, Layer } from "effect"
-import { Checkpoint, MfRouter, Model, Safetensors } from "@routellm/router-mf"
 import * as HashEmbedder from "./support/HashEmbedder.ts"
 
 const temporaryDirectory = Effect.acquireRelease(
@@ -12,8 +12,7 @@ const temporaryDirectory = Effect.acquireRelease(
   (directory) => Effect.promise(() => Fs.rm(directory, { recursive: true, force: true }))
 )
 
-const quietly = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.scoped(effect).pipe(Effect.provideService(Progress.Reporter, Progress.silent))
+const quietly = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.scoped(effect).pipe(Effect.provideService(Progress.Reporter, Progress.silent))
 
 const services = (root: string) =>
   Layer.mergeAll(
@@ -29,7 +28,9 @@ const services = (root: string) =>
 const build = (config: unknown, root: string, trained?: { readonly directory: string }) =>
   PluginRegistry.makeRouter({ uses: "router/mf", with: config }, {
     baseDirectory: root,
-    ...(trained === undefined ? {} : { trained: { stepId: "mf", uses: "router/mf", kind: "router", directory: trained.directory, value: null, fingerprint: "x" } })
+    ...(trained === undefined
+      ? {}
+      : { trained: { stepId: "mf", uses: "router/mf", kind: "router", directory: trained.directory, value: null, fingerprint: "x" } })
   }).pipe(Effect.provide(services(root)), Effect.provideService(Progress.Reporter, Progress.silent))
 
 /** Write a safetensors file in RouteLLM's MFModel layout with PyTorch-style names. */
@@ -220,7 +221,9 @@ describe("Checkpoint", () => {
       const wrongEmbedder = yield* Effect.flip(build({ checkpoint: native, embedder: { uses: "embedder/test-other", with: { dimensions: 16 } } }, directory))
       assert.strictEqual(wrongEmbedder._tag, "PluginError")
       assert.match(wrongEmbedder.message, /trained with embedder embedder\/test-hash .* configured with embedder\/test-other/)
-      const wrongSettings = yield* Effect.flip(build({ checkpoint: native, embedder: { uses: "embedder/test-hash", with: { dimensions: 16, model: "other" } } }, directory))
+      const wrongSettings = yield* Effect.flip(
+        build({ checkpoint: native, embedder: { uses: "embedder/test-hash", with: { dimensions: 16, model: "other" } } }, directory)
+      )
       assert.match(wrongSettings.message, /trained with embedder/)
       const wrongDimensions = yield* Effect.flip(build({ checkpoint: native, embedder: { uses: "embedder/test-hash", with: { dimensions: 24 } } }, directory))
       assert.match(wrongDimensions.message, /expects 16-dimensional prompt embeddings, but the configured embedder produces 24/)
@@ -241,9 +244,7 @@ describe("Checkpoint", () => {
 
       // a checkpoint whose rows do not match the model list, and a missing checkpoint
       const truncated = Path.join(directory, "truncated.safetensors")
-      yield* Effect.promise(() =>
-        Fs.writeFile(truncated, Safetensors.encode([["P.weight", { shape: [3, 2], data: new Float32Array(6) }]]))
-      )
+      yield* Effect.promise(() => Fs.writeFile(truncated, Safetensors.encode([["P.weight", { shape: [3, 2], data: new Float32Array(6) }]])))
       const bad = yield* Effect.flip(Checkpoint.readRouteLlm(truncated))
       assert.strictEqual(bad._tag, "CheckpointError")
       assert.match(bad.message, /no tensor text_proj\.0\.weight/)

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Matrix, Progress, Random } from "@routellm/core"
-import { Effect } from "effect"
 import { Model, Training } from "@routellm/router-mf"
+import { Effect } from "effect"
 
 const tinyModel = () => Model.initialize(["a", "b", "c"], 4, 5, 3)
 
@@ -172,7 +172,11 @@ describe("Training", () => {
       assert.strictEqual(result.history.length, result.bestEpoch + 3)
       const best = Math.min(...result.history.map((epoch) => epoch.validationLoss!))
       assert.strictEqual(result.history[result.bestEpoch - 1]!.validationLoss, best)
-      const measured = Training.evaluate(result.parameters, Training.split(data.examples, options.validationFraction, options.seed + 1).validation, data.embeddings)
+      const measured = Training.evaluate(
+        result.parameters,
+        Training.split(data.examples, options.validationFraction, options.seed + 1).validation,
+        data.embeddings
+      )
       assert.closeTo(measured.loss, best, 1e-12)
     }))
 

@@ -1,14 +1,13 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ArtifactStore, Matrix, PluginRegistry, Progress, type Records } from "@routellm/core"
+import { MultiModelEval } from "@routellm/router-mf"
+import { Effect, Layer } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { assert, describe, it } from "@effect/vitest"
-import { ArtifactStore, Matrix, PluginRegistry, Progress, type Records } from "@routellm/core"
-import { Effect, Layer } from "effect"
-import { MultiModelEval } from "@routellm/router-mf"
 import * as HashEmbedder from "./support/HashEmbedder.ts"
 
-const quietly = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.scoped(effect).pipe(Effect.provideService(Progress.Reporter, Progress.silent))
+const quietly = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.scoped(effect).pipe(Effect.provideService(Progress.Reporter, Progress.silent))
 
 describe("eval/mf-multi-model", () => {
   it("derives golden-label battles: better score wins, scores within the margin tie", () => {

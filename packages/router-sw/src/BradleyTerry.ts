@@ -188,8 +188,7 @@ export const fit = (comparisons: Comparisons, options: FitOptions = {}): Float64
 }
 
 /** Elo ratings from coefficients. */
-export const toElo = (coefficients: ArrayLike<number>): Float64Array =>
-  Float64Array.from(coefficients, (coefficient) => scale * coefficient + initialRating)
+export const toElo = (coefficients: ArrayLike<number>): Float64Array => Float64Array.from(coefficients, (coefficient) => scale * coefficient + initialRating)
 
 /** The probability that a player rated `strong` beats one rated `weak` (Elo). */
 export const winProbability = (strong: number, weak: number): number => 1 - 1 / (1 + Math.pow(base, (strong - weak) / scale))

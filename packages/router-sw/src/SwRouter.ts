@@ -9,18 +9,7 @@
  * `1 - 1 / (1 + 10^((R_strong - R_weak) / 400))` under the BT ratings refitted
  * with every battle weighted by `10 * 10^(sim / max_sim)`.
  */
-import {
-  ArtifactStore,
-  Battles,
-  Embedder,
-  Errors,
-  Matrix,
-  ModelAliases,
-  Plugin,
-  PluginRegistry,
-  type Records,
-  type Router
-} from "@routellm/core"
+import { ArtifactStore, Battles, Embedder, Errors, Matrix, ModelAliases, Plugin, PluginRegistry, type Records, type Router } from "@routellm/core"
 import { Similarity } from "@routellm/embedders"
 import { Effect, Schema } from "effect"
 import * as SimilarityWeighted from "./SimilarityWeighted.ts"
@@ -64,8 +53,7 @@ export const Config = Schema.Struct({
 }).annotate({ description: "Similarity-weighted Bradley-Terry ranking router (RouteLLM sw_ranking)" })
 export type Config = typeof Config.Type
 
-const pluginError = (reason: string) => (cause: unknown) =>
-  new Errors.PluginError({ pluginId: id, reason: `${reason}: ${Errors.format(cause)}` })
+const pluginError = (reason: string) => (cause: unknown) => new Errors.PluginError({ pluginId: id, reason: `${reason}: ${Errors.format(cause)}` })
 
 /** The tier of a model: its own when trained on, else `modelTiers`. */
 export const tierOfModel = (
@@ -215,7 +203,9 @@ const make = (config: Config, context: Plugin.MakeContext & { readonly trained?:
     if (embedder.fingerprint !== header.embedder.fingerprint || embedder.dimensions !== header.embedder.dimensions) {
       return yield* new Errors.PluginError({
         pluginId: id,
-        reason: `the trained state was embedded with ${header.embedder.id} (${header.embedder.fingerprint.slice(0, 12)}), but the router is configured with ${embedder.id} (${embedder.fingerprint.slice(0, 12)})`
+        reason: `the trained state was embedded with ${header.embedder.id} (${
+          header.embedder.fingerprint.slice(0, 12)
+        }), but the router is configured with ${embedder.id} (${embedder.fingerprint.slice(0, 12)})`
       })
     }
     const store = yield* ArtifactStore.ArtifactStore

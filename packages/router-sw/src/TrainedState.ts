@@ -5,10 +5,10 @@
  * (unique prompts x dimensions float32) and `statistics.bin` (the per-prompt
  * sparse win counts: row offsets u32, entry columns u32, entry counts f64).
  */
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
 import { Errors, Matrix } from "@routellm/core"
 import { Effect, Schema } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
 import type * as SimilarityWeighted from "./SimilarityWeighted.ts"
 
 export const stateFile = "state.json"

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { BradleyTerry, Reference, SimilarityWeighted } from "@routellm/router-sw"
 import { Matrix, type Records } from "@routellm/core"
+import { BradleyTerry, Reference, SimilarityWeighted } from "@routellm/router-sw"
 
 const battle = (model_a: string, model_b: string, winner: Records.Winner): Records.Battle => ({
   prompt: `${model_a} vs ${model_b}`,
@@ -9,8 +9,7 @@ const battle = (model_a: string, model_b: string, winner: Records.Winner): Recor
   winner
 })
 
-const close = (actual: number, expected: number, tolerance = 1e-6) =>
-  assert.isTrue(Math.abs(actual - expected) <= tolerance, `${actual} is not ${expected}`)
+const close = (actual: number, expected: number, tolerance = 1e-6) => assert.isTrue(Math.abs(actual - expected) <= tolerance, `${actual} is not ${expected}`)
 
 describe("Bradley-Terry ratings (Elo scale 400, base 10, 1000)", () => {
   it("rates a 3-1 record 400*log10(3) apart, centred on 1000", () => {

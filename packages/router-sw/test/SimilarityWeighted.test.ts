@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Matrix, Random } from "@routellm/core"
+import { Matrix, Random, type Records } from "@routellm/core"
 import { Reference, SimilarityWeighted, SwRouter } from "@routellm/router-sw"
 import { embedSync, syntheticBattles } from "./support.ts"
 

@@ -1,16 +1,15 @@
-import * as Fs from "node:fs/promises"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { ArtifactStore, Battles, Matrix, Plugin, PluginRegistry, Progress, Router } from "@routellm/core"
 import { SimilarityWeighted, SwRouter, TrainedState } from "@routellm/router-sw"
 import { Effect, Exit, Layer } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { embedder, embedSync, syntheticBattles } from "./support.ts"
 
 const temporary = () => Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "routellm-sw-")))
 
-const services = (root: string) =>
-  Layer.mergeAll(ArtifactStore.ArtifactStore.layerAt(root), PluginRegistry.PluginRegistry.layer([embedder, SwRouter.plugin]))
+const services = (root: string) => Layer.mergeAll(ArtifactStore.ArtifactStore.layerAt(root), PluginRegistry.PluginRegistry.layer([embedder, SwRouter.plugin]))
 
 describe("router/sw plugin", () => {
   it.live("trains from battle steps, writes its state, and routes from the loaded state", () =>

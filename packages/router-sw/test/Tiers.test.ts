@@ -78,7 +78,7 @@ describe("tiers", () => {
       const m = 1 + random.int(5)
       const ratings = Array.from({ length: n }, () => 800 + 600 * random.next()).sort((a, b) => b - a)
       // Clusters make ties in cost unlikely but splits meaningful.
-      if (trial % 3 === 0) for (let i = 0; i < n; i++) ratings[i] = Math.round(ratings[i]! / 150) * 150 + random.next()
+      if (trial % 3 === 0) { for (let i = 0; i < n; i++) ratings[i] = Math.round(ratings[i]! / 150) * 150 + random.next() }
       ratings.sort((a, b) => b - a)
       const tiers = [...Tiers.partition(ratings, m)]
       assert.deepStrictEqual(tiers, routeLlmTiers(ratings, m), `ratings ${ratings.join(", ")}, ${m} tiers`)

@@ -63,4 +63,3 @@ export const syntheticBattles = (seed = 1): Array<Records.Battle> => {
   }
   return battles
 }
-

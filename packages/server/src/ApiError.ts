@@ -88,8 +88,7 @@ export const invalidRequest = (reason: string, param?: string, code?: string) =>
   })
 
 /** An error an endpoint sends back, in OpenAI's format. */
-export const fromStatus = (status: number, message: string, code: string | null = null): Rendered =>
-  render(status, message, statusType(status), null, code)
+export const fromStatus = (status: number, message: string, code: string | null = null): Rendered => render(status, message, statusType(status), null, code)
 
 /**
  * Render any failure of a request. An upstream's own OpenAI-format error body

@@ -8,9 +8,9 @@
  *
  * Effect users take the same thing as a service, `RouteLLMClient`.
  */
-import * as Path from "node:path"
 import { ArtifactStore, type Errors, type Plugin, PluginRegistry, RandomRouter } from "@routellm/core"
 import { Context, Effect, Layer, ManagedRuntime, Stream } from "effect"
+import * as Path from "node:path"
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from "openai"
 import type {
   ChatCompletion,
@@ -19,13 +19,7 @@ import type {
   ChatCompletionCreateParamsStreaming
 } from "openai/resources/chat/completions"
 import { Stream as OpenAIStream } from "openai/streaming"
-import {
-  type InvalidRequestError,
-  type UpstreamError,
-  UpstreamStatusError,
-  UpstreamTimeoutError,
-  UpstreamUnreachableError
-} from "./ApiError.ts"
+import { type InvalidRequestError, type UpstreamError, UpstreamStatusError, UpstreamTimeoutError, UpstreamUnreachableError } from "./ApiError.ts"
 import * as Config from "./Config.ts"
 import { type Decision, Routing } from "./Routing.ts"
 
@@ -107,8 +101,7 @@ export const make = Effect.fn("RouteLLMClient.make")(function*(environment: Node
     const decision = yield* route(params)
     const client = upstreams.get(decision.model)!
     const completion = yield* Effect.tryPromise({
-      try: (signal) =>
-        client.chat.completions.create({ ...params, model: upstreamModel(decision) }, { ...options, signal }),
+      try: (signal) => client.chat.completions.create({ ...params, model: upstreamModel(decision) }, { ...options, signal }),
       catch: upstreamError(decision.model, secrets)
     })
     return { decision, completion: { ...completion, model: decision.model } }
@@ -121,8 +114,7 @@ export const make = Effect.fn("RouteLLMClient.make")(function*(environment: Node
     const decision = yield* route(params)
     const client = upstreams.get(decision.model)!
     const upstream = yield* Effect.tryPromise({
-      try: (signal) =>
-        client.chat.completions.create({ ...params, model: upstreamModel(decision), stream: true }, { ...options, signal }),
+      try: (signal) => client.chat.completions.create({ ...params, model: upstreamModel(decision), stream: true }, { ...options, signal }),
       catch: upstreamError(decision.model, secrets)
     })
     const chunks = Stream.fromAsyncIterable(upstream, upstreamError(decision.model, secrets)).pipe(

@@ -5,9 +5,9 @@
  * has an upstream, every named environment variable is set); each problem
  * names its field.
  */
-import * as Path from "node:path"
 import { Files, Plugin, Records } from "@routellm/core"
 import { Effect, Schema, SchemaIssue } from "effect"
+import * as Path from "node:path"
 import * as Yaml from "yaml"
 
 /** Which user turns a router scores: the last (default), the first, or all of them joined. */
@@ -109,9 +109,7 @@ export class ServeConfigError extends Schema.TaggedError<ServeConfigError>()("Se
 const standardFormatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
 const pathOf = (segments: ReadonlyArray<unknown>) =>
-  segments.map((segment) =>
-    typeof segment === "object" && segment !== null && "key" in segment ? String(segment.key) : String(segment)
-  ).join(".")
+  segments.map((segment) => typeof segment === "object" && segment !== null && "key" in segment ? String(segment.key) : String(segment)).join(".")
 
 /** The cross-field checks the Schema cannot express. */
 const consistencyIssues = (config: ServeConfig, environment: NodeJS.ProcessEnv): Array<Issue> => {

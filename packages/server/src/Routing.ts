@@ -11,16 +11,9 @@
  * cheapest candidate that no pricier candidate beats with probability at
  * least the threshold; with two candidates this is the two-model rule.
  */
-import {
-  Errors,
-  ModelAliases,
-  PipelineRunner,
-  PluginRegistry,
-  type Records,
-  Router
-} from "@routellm/core"
+import { Errors, ModelAliases, PipelineRunner, PluginRegistry, type Records, Router } from "@routellm/core"
 import { Context, Effect, Layer } from "effect"
-import { InvalidRequestError, invalidRequest } from "./ApiError.ts"
+import { invalidRequest, InvalidRequestError } from "./ApiError.ts"
 import * as Config from "./Config.ts"
 
 export interface CandidateModel {

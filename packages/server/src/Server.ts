@@ -13,11 +13,11 @@
  * GET /metrics. Shutdown (closing the layer's scope) stops accepting
  * connections and lets in-flight requests finish up to `shutdownTimeoutMs`.
  */
+import { Errors } from "@routellm/core"
+import { Cause, Context, Effect, FiberSet, Layer, type Scope } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
-import { Errors } from "@routellm/core"
-import { Cause, Context, Effect, FiberSet, Layer, type Scope } from "effect"
 import * as ApiError from "./ApiError.ts"
 import { Metrics } from "./Metrics.ts"
 import { type Decision, Routing } from "./Routing.ts"
@@ -307,12 +307,14 @@ export const make = Effect.fn("Server.make")(function*(options: Options): Effect
         )
         request.resume()
       } else if (isChat && method === "POST") {
-        const outcome = yield* Effect.exit(Effect.scoped(chat(request, response, state)).pipe(
-          // The client went away (or shutdown cancelled the request): count it as nginx's 499.
-          Effect.onInterrupt(() =>
-            metrics.recordRequest({ router: state.decision?.router, model: state.decision?.model, status: 499, strong: state.decision?.strong })
+        const outcome = yield* Effect.exit(
+          Effect.scoped(chat(request, response, state)).pipe(
+            // The client went away (or shutdown cancelled the request): count it as nginx's 499.
+            Effect.onInterrupt(() =>
+              metrics.recordRequest({ router: state.decision?.router, model: state.decision?.model, status: 499, strong: state.decision?.strong })
+            )
           )
-        ))
+        )
         if (outcome._tag === "Success") {
           decision = outcome.value.decision
           status = outcome.value.status

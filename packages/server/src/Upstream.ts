@@ -10,13 +10,7 @@
  * request.
  */
 import { Effect, type Scope } from "effect"
-import {
-  redact,
-  type UpstreamError,
-  UpstreamStatusError,
-  UpstreamTimeoutError,
-  UpstreamUnreachableError
-} from "./ApiError.ts"
+import { redact, type UpstreamError, UpstreamStatusError, UpstreamTimeoutError, UpstreamUnreachableError } from "./ApiError.ts"
 import type * as Config from "./Config.ts"
 
 export interface CallOptions {

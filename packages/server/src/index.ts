@@ -6,12 +6,12 @@ import type { Plugin } from "@routellm/core"
 
 export * as ApiError from "./ApiError.ts"
 export * as Client from "./Client.ts"
+export { RouteLLM } from "./Client.ts"
 export * as Config from "./Config.ts"
 export * as Metrics from "./Metrics.ts"
 export * as Routing from "./Routing.ts"
 export * as Server from "./Server.ts"
 export * as Upstream from "./Upstream.ts"
-export { RouteLLM } from "./Client.ts"
 
 /** The server contributes no plugins; it uses the routers the registry holds. */
 export const plugins: ReadonlyArray<Plugin.Any> = []

@@ -1,7 +1,7 @@
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { NotFoundError } from "openai"
 import { RouteLLM, RouteLLMClient } from "../src/Client.ts"
 import * as Config from "../src/Config.ts"
@@ -31,9 +31,7 @@ describe("RouteLLM (promise client)", () => {
       assert.deepStrictEqual(strong.received[0]!.body, { model: "upstream/strong-1", messages: ask("winrate=0.6"), temperature: 0 })
       assert.strictEqual(strong.received[0]!.headers.authorization, `Bearer ${environment.STRONG_KEY}`)
 
-      const stream = yield* Effect.promise(() =>
-        client.chat.completions.create({ model: "router-fixed-0.5", messages: ask("winrate=0.2"), stream: true })
-      )
+      const stream = yield* Effect.promise(() => client.chat.completions.create({ model: "router-fixed-0.5", messages: ask("winrate=0.2"), stream: true }))
       const pieces: Array<string> = []
       yield* Effect.promise(async () => {
         for await (const chunk of stream) {

@@ -1,9 +1,9 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Random } from "@routellm/core"
+import { Context, Effect, Exit, Layer, References, Scope } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Random } from "@routellm/core"
-import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, References, Scope } from "effect"
 import { APIError } from "openai"
 import * as Config from "../src/Config.ts"
 import { Server } from "../src/Server.ts"
@@ -37,9 +37,7 @@ describe("routing", () => {
       })
       assert.strictEqual(strong.received[0]!.headers.authorization, `Bearer ${environment.STRONG_KEY}`)
       // 0.7 < 0.8: weak.
-      const low = yield* Effect.promise(() =>
-        client.chat.completions.create({ model: "router-fixed-0.8", messages: ask(prompt) }).withResponse()
-      )
+      const low = yield* Effect.promise(() => client.chat.completions.create({ model: "router-fixed-0.8", messages: ask(prompt) }).withResponse())
       assert.strictEqual(low.data.model, "weak-model")
       assert.strictEqual(low.response.headers.get("x-routellm-model"), "weak-model")
       assert.strictEqual(weak.received[0]!.body.model, "upstream/weak-1")
@@ -57,9 +55,7 @@ describe("routing", () => {
       const client = openai(server.url)
       const prompts = Array.from({ length: 12 }, (_, index) => `question number ${index}`)
       for (const prompt of prompts) {
-        const answer = yield* Effect.promise(() =>
-          client.chat.completions.create({ model: "router-random-0.5", messages: ask(prompt) }).withResponse()
-        )
+        const answer = yield* Effect.promise(() => client.chat.completions.create({ model: "router-random-0.5", messages: ask(prompt) }).withResponse())
         const expected = Random.hashUniform(7, prompt) >= 0.5 ? "strong-model" : "weak-model"
         assert.strictEqual(answer.data.model, expected, prompt)
         assert.strictEqual(Number(answer.response.headers.get("x-routellm-win-rate")), Random.hashUniform(7, prompt))
@@ -85,9 +81,7 @@ describe("routing", () => {
       assert.strictEqual(last.model, "weak-model")
       const first = yield* Effect.promise(() => client.chat.completions.create({ model: "router-fixed-first-0.5", messages }))
       assert.strictEqual(first.model, "strong-model")
-      const direct = yield* Effect.promise(() =>
-        client.chat.completions.create({ model: "weak-model", messages: ask("winrate=1") }).withResponse()
-      )
+      const direct = yield* Effect.promise(() => client.chat.completions.create({ model: "weak-model", messages: ask("winrate=1") }).withResponse())
       assert.strictEqual(direct.data.model, "weak-model")
       assert.strictEqual(direct.response.headers.get("x-routellm-model"), "weak-model")
       assert.isNull(direct.response.headers.get("x-routellm-win-rate"))
@@ -124,9 +118,7 @@ describe("routing", () => {
         [0.85, "weak-model"] // nothing beats small with 0.85
       ]
       for (const [threshold, expected] of expectations) {
-        const answer = yield* Effect.promise(() =>
-          client.chat.completions.create({ model: `router-multi-${threshold}`, messages: ask(prompt) }).withResponse()
-        )
+        const answer = yield* Effect.promise(() => client.chat.completions.create({ model: `router-multi-${threshold}`, messages: ask(prompt) }).withResponse())
         assert.strictEqual(answer.data.model, expected, `threshold ${threshold}`)
         // The reported win rate is the priciest candidate's over the cheapest: sigmoid(1.5).
         assert.closeTo(Number(answer.response.headers.get("x-routellm-win-rate")), 1 / (1 + Math.exp(-1.5)), 1e-12)
@@ -148,15 +140,11 @@ describe("routing", () => {
       const { server } = yield* serve({ ...configFor(strong, weak), routers: { trained: { artifact: directory } } })
       const client = openai(server.url)
       // The trained offset 0.3 lifts 0.3 to 0.6 >= 0.5; without it the prompt would go weak.
-      const answer = yield* Effect.promise(() =>
-        client.chat.completions.create({ model: "router-trained-0.5", messages: ask("winrate=0.3") }).withResponse()
-      )
+      const answer = yield* Effect.promise(() => client.chat.completions.create({ model: "router-trained-0.5", messages: ask("winrate=0.3") }).withResponse())
       assert.strictEqual(answer.data.model, "strong-model")
       assert.closeTo(Number(answer.response.headers.get("x-routellm-win-rate")), 0.6, 1e-12)
       // The artifact's config (fallback 0.1, plus the offset) applies to prompts without a win rate.
-      const fallback = yield* Effect.promise(() =>
-        client.chat.completions.create({ model: "router-trained-0.5", messages: ask("no hint") })
-      )
+      const fallback = yield* Effect.promise(() => client.chat.completions.create({ model: "router-trained-0.5", messages: ask("no hint") }))
       assert.strictEqual(fallback.model, "weak-model")
     }))
 })
@@ -168,9 +156,7 @@ describe("streaming", () => {
       const weak = yield* standIn("weak")
       const { server } = yield* serve(configFor(strong, weak))
       const client = openai(server.url)
-      const stream = yield* Effect.promise(() =>
-        client.chat.completions.create({ model: "router-fixed-0.5", messages: ask("winrate=0.9"), stream: true })
-      )
+      const stream = yield* Effect.promise(() => client.chat.completions.create({ model: "router-fixed-0.5", messages: ask("winrate=0.9"), stream: true }))
       const pieces: Array<string> = []
       const models = new Set<string>()
       yield* Effect.promise(async () => {
@@ -190,7 +176,12 @@ describe("streaming", () => {
           headers: { "content-type": "application/json" },
           body: JSON.stringify({ model: "router-fixed-0.5", messages: ask("winrate=0.9"), stream: true })
         })
-        return { status: response.status, type: response.headers.get("content-type"), model: response.headers.get("x-routellm-model"), text: await response.text() }
+        return {
+          status: response.status,
+          type: response.headers.get("content-type"),
+          model: response.headers.get("x-routellm-model"),
+          text: await response.text()
+        }
       })
       assert.strictEqual(raw.status, 200)
       assert.include(raw.type!, "text/event-stream")
@@ -208,9 +199,7 @@ describe("streaming", () => {
       const { server, metrics } = yield* serve(configFor(strong, weak))
       const client = openai(server.url)
       const cancelSeen = strong.nextCancel()
-      const stream = yield* Effect.promise(() =>
-        client.chat.completions.create({ model: "router-fixed-0.5", messages: ask("winrate=0.9"), stream: true })
-      )
+      const stream = yield* Effect.promise(() => client.chat.completions.create({ model: "router-fixed-0.5", messages: ask("winrate=0.9"), stream: true }))
       const first = yield* Effect.promise(async () => {
         const iterator = stream[Symbol.asyncIterator]()
         return (await iterator.next()).value
@@ -234,9 +223,7 @@ describe("streaming", () => {
       const weak = yield* standIn("weak")
       const { server } = yield* serve(configFor(strong, weak))
       const client = openai(server.url)
-      const stream = yield* Effect.promise(() =>
-        client.chat.completions.create({ model: "strong-model", messages: ask("hi"), stream: true })
-      )
+      const stream = yield* Effect.promise(() => client.chat.completions.create({ model: "strong-model", messages: ask("hi"), stream: true }))
       const error = yield* failure(async () => {
         for await (const _ of stream) {
           // drain
@@ -298,9 +285,7 @@ describe("errors", () => {
       const weak = yield* standIn("weak")
       const { server } = yield* serve(configFor(strong, weak, { maxBodyBytes: 4096, authTokenEnv: "ROUTELLM_TOKEN" }))
       const authorized = openai(server.url, environment.ROUTELLM_TOKEN)
-      const tooLarge = yield* failure(() =>
-        authorized.chat.completions.create({ model: "router-fixed-0.5", messages: ask("x".repeat(10_000)) })
-      )
+      const tooLarge = yield* failure(() => authorized.chat.completions.create({ model: "router-fixed-0.5", messages: ask("x".repeat(10_000)) }))
       assert.strictEqual((tooLarge as APIError).status, 413)
       assert.strictEqual((tooLarge as APIError).code, "request_too_large")
       const wrong = yield* failure(() => openai(server.url, "wrong-token").chat.completions.create({ model: "weak-model", messages: ask("x") }))
@@ -448,9 +433,7 @@ describe("endpoints and lifecycle", () => {
       )
       const server = Context.get(context, Server)
       const client = openai(server.url)
-      const stream = yield* Effect.promise(() =>
-        client.chat.completions.create({ model: "strong-model", messages: ask("x"), stream: true })
-      )
+      const stream = yield* Effect.promise(() => client.chat.completions.create({ model: "strong-model", messages: ask("x"), stream: true }))
       const collected = Effect.promise(async () => {
         const pieces: Array<string> = []
         for await (const chunk of stream) {

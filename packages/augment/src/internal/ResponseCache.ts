@@ -4,9 +4,9 @@
  * arrives, so a run that is interrupted or crashes resumes without paying for
  * the same request twice. A torn last line (crash mid-write) is ignored.
  */
+import { Effect, Semaphore } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { Effect, Semaphore } from "effect"
 
 export interface CachedResponse {
   readonly key: string

@@ -3,11 +3,11 @@
  * directory of CSV files (the RouteLLM MMLU layout), as records keyed by
  * field name, each with the file and line it came from.
  */
+import { Errors, Files } from "@routellm/core"
+import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { Errors, Files } from "@routellm/core"
-import { Effect } from "effect"
 
 export interface SourceRow {
   readonly file: string
@@ -20,8 +20,10 @@ const readFile = (file: string, field: string): Effect.Effect<Array<SourceRow>, 
     return Effect.map(Files.readCsv(file, field), ({ rows }) => rows.map((row) => ({ file, line: row.line, record: row.value })))
   }
   if (file.endsWith(".jsonl")) {
-    return Effect.map(Files.readJsonl(file, { field }), ({ rows }) =>
-      rows.map((row) => ({ file, line: row.line, record: (row.value ?? {}) as Record<string, unknown> })))
+    return Effect.map(
+      Files.readJsonl(file, { field }),
+      ({ rows }) => rows.map((row) => ({ file, line: row.line, record: (row.value ?? {}) as Record<string, unknown> }))
+    )
   }
   return Effect.flatMap(Files.readJson(file, { field, allowNaN: true }), (value) =>
     Array.isArray(value)

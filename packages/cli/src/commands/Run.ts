@@ -1,7 +1,7 @@
-import * as Path from "node:path"
-import { Pipeline, PipelineRunner, Errors } from "@routellm/core"
+import { Errors, Pipeline, PipelineRunner } from "@routellm/core"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import * as Path from "node:path"
 import { reportFailure } from "../Cli.ts"
 import { versions } from "../Versions.ts"
 

@@ -1,7 +1,7 @@
-import * as Path from "node:path"
 import { Config, Metrics, Routing, Server } from "@routellm/server"
 import { Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
+import * as Path from "node:path"
 import { reportFailure } from "../Cli.ts"
 
 export const command = Command.make(

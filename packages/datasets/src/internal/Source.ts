@@ -3,11 +3,11 @@
  * a `dir:` data root, or ROUTELLM_DATA_DIR), content fingerprints, row
  * validation with file and line, and the `onInvalid: fail | skip` policy.
  */
+import { Dataset, Errors, Files, Hash, ModelAliases, type Plugin, type Records, Settings } from "@routellm/core"
+import { Effect, Schema, SchemaIssue, Stream } from "effect"
 import { createHash } from "node:crypto"
 import { createReadStream } from "node:fs"
 import * as Path from "node:path"
-import { Dataset, Errors, Files, Hash, ModelAliases, type Plugin, type Records, Settings } from "@routellm/core"
-import { Effect, Schema, SchemaIssue, Stream } from "effect"
 
 export const OnInvalid = Schema.Literals(["fail", "skip"]).pipe(
   Schema.withDecodingDefaultKey(Effect.succeed("fail" as const))

@@ -78,8 +78,7 @@ export const make = async (model: Uint8Array, size: number): Promise<Pool> => {
   }
   const idle = [...workers]
   const queue: Array<(worker: Worker) => void> = []
-  const acquire = () =>
-    idle.length > 0 ? Promise.resolve(idle.pop()!) : new Promise<Worker>((resolve) => queue.push(resolve))
+  const acquire = () => idle.length > 0 ? Promise.resolve(idle.pop()!) : new Promise<Worker>((resolve) => queue.push(resolve))
   const release = (worker: Worker) => {
     const next = queue.shift()
     if (next) next(worker)

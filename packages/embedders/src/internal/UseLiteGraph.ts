@@ -84,8 +84,7 @@ export const build = (files: ModelFiles, options: BuildOptions = {}): OnnxModel.
     const found = findWeight(files, suffix)
     return constant(suffix.replace(/[^A-Za-z0-9_]/g, "_"), dims ?? found.shape, Float32Array.from(found.data))
   }
-  const ints = (name: string, values: ReadonlyArray<number>) =>
-    constant(name, [values.length], BigInt64Array.from(values, (v) => BigInt(v)))
+  const ints = (name: string, values: ReadonlyArray<number>) => constant(name, [values.length], BigInt64Array.from(values, (v) => BigInt(v)))
   const op = (type: string, inputs: ReadonlyArray<string>, attributes?: OnnxModel.Node["attributes"], hint = type) => {
     const output = fresh(hint)
     nodes.push({ op: type, inputs, outputs: [output], ...(attributes === undefined ? {} : { attributes }) })

@@ -7,8 +7,8 @@ import * as ort from "onnxruntime-node"
 import * as OnnxModel from "../OnnxModel.ts"
 import * as OnnxWorkerPool from "./OnnxWorkerPool.ts"
 import type { SequenceRunner } from "./SequenceRunner.ts"
-import * as UseLiteGraph from "./UseLiteGraph.ts"
 import type { ModelFiles } from "./UseLiteFiles.ts"
+import * as UseLiteGraph from "./UseLiteGraph.ts"
 
 const dimensions = 512
 

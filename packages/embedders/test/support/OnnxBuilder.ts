@@ -4,9 +4,9 @@
  * role of a transformer's `last_hidden_state`. Reusable by other packages'
  * tests (import from this file).
  */
+import { OnnxModel } from "@routellm/embedders"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { OnnxModel } from "@routellm/embedders"
 
 export interface TokenEmbeddingOptions {
   /** Rows of the table: one vector per token id. */

@@ -32,9 +32,7 @@ const node = (
     ...outputs.map((output) => Protobuf.string(2, output)),
     Protobuf.string(3, `${opType}_${outputs[0]}`),
     Protobuf.string(4, opType),
-    ...attributes.map((attribute) =>
-      Protobuf.message(5, [Protobuf.string(1, attribute.name), Protobuf.int(3, attribute.int), Protobuf.int(20, ATTRIBUTE_INT)])
-    )
+    ...attributes.map((attribute) => Protobuf.message(5, [Protobuf.string(1, attribute.name), Protobuf.int(3, attribute.int), Protobuf.int(20, ATTRIBUTE_INT)]))
   ])
 
 /** A tensor value description; string dims are symbolic (`batch`, `tokens`). */

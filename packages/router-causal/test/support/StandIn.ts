@@ -3,9 +3,9 @@
  * legacy completions with logprobs, file upload and fine-tuning jobs. Replies
  * are chosen by markers in the prompt, so tests know the exact distributions.
  */
+import { Effect } from "effect"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
-import { Effect } from "effect"
 
 export interface Recorded {
   readonly method: string
@@ -99,12 +99,25 @@ export const start = Effect.acquireRelease(
           if (request.method === "POST" && path === "/v1/files") {
             const name = /filename="([^"]+)"/.exec(body)?.[1] ?? "file"
             const lines = body.split("\n").filter((line) => line.startsWith("{\"messages\"")).length
-            return json(200, { id: `file-${name}-${lines}`, object: "file", bytes: body.length, created_at: created, filename: name, purpose: "fine-tune", status: "processed" })
+            return json(200, {
+              id: `file-${name}-${lines}`,
+              object: "file",
+              bytes: body.length,
+              created_at: created,
+              filename: name,
+              purpose: "fine-tune",
+              status: "processed"
+            })
           }
           if (request.method === "POST" && path === "/v1/fine_tuning/jobs") {
             const parsed = JSON.parse(body)
             const jobId = `ftjob-${jobs.size + 1}`
-            jobs.set(jobId, { model: parsed.model, training_file: parsed.training_file, validation_file: parsed.validation_file ?? null, suffix: parsed.suffix ?? null })
+            jobs.set(jobId, {
+              model: parsed.model,
+              training_file: parsed.training_file,
+              validation_file: parsed.validation_file ?? null,
+              suffix: parsed.suffix ?? null
+            })
             return json(200, job(jobId, jobs.get(jobId)!, "validating_files", created))
           }
           const match = /^\/v1\/fine_tuning\/jobs\/([^/]+)$/.exec(path)

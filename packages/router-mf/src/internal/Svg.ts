@@ -66,7 +66,9 @@ export const render = (chart: Chart): string => {
   }
   parts.push(`<text x="${left + plotWidth / 2}" y="${height - 25}" font-size="13" text-anchor="middle">${escape(chart.xLabel)}</text>`)
   parts.push(
-    `<text x="20" y="${top + plotHeight / 2}" font-size="13" text-anchor="middle" transform="rotate(-90 20 ${top + plotHeight / 2})">${escape(chart.yLabel)}</text>`
+    `<text x="20" y="${top + plotHeight / 2}" font-size="13" text-anchor="middle" transform="rotate(-90 20 ${top + plotHeight / 2})">${
+      escape(chart.yLabel)
+    }</text>`
   )
   chart.series.forEach((series, index) => {
     const points = series.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y))

@@ -2,10 +2,10 @@
  * Starting the real routing server in a test: the test router plugin and
  * router/random in the registry, a temporary artifact store, logs off.
  */
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { ArtifactStore, PluginRegistry } from "@routellm/core"
 import { Context, Effect, Layer, Logger, References } from "effect"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import OpenAI from "openai"
 import * as Config from "../../src/Config.ts"
 import { Metrics } from "../../src/Metrics.ts"

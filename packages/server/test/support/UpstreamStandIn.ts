@@ -117,7 +117,9 @@ export const start = (name: string, behaviour: Behaviour = {}): Promise<StandIn>
       }
       response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
       const event = (delta: Record<string, unknown>, finish: string | null) =>
-        `data: ${JSON.stringify({ id: `chatcmpl-${name}`, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`
+        `data: ${
+          JSON.stringify({ id: `chatcmpl-${name}`, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] })
+        }\n\n`
       const events = [
         event({ role: "assistant", content: "" }, null),
         ...tokens.map((token) => event({ content: token }, null)),
