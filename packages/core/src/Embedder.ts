@@ -22,7 +22,25 @@ export interface EmbedderShape {
   readonly embed: (texts: ReadonlyArray<string>) => Effect.Effect<Matrix.Matrix, EmbedderError>
   /** Largest batch the implementation wants at once. */
   readonly batchSize: number
+  /** How many of these texts the embedder cannot read whole (it sees only part of them), and what it reads instead. */
+  readonly coverage?: (texts: ReadonlyArray<string>) => Effect.Effect<Coverage>
 }
+
+export interface Coverage {
+  readonly texts: number
+  /** Texts of which some part was not embedded. */
+  readonly cut: number
+  readonly note: string
+}
+
+/** A manifest line when an embedder saw only part of some texts; undefined when it read them all. */
+export const coverageWarning = (embedder: EmbedderShape, texts: ReadonlyArray<string>) =>
+  embedder.coverage === undefined
+    ? Effect.succeed(undefined)
+    : Effect.map(embedder.coverage(texts), (coverage) =>
+      coverage.cut === 0
+        ? undefined
+        : `${embedder.id} read ${coverage.cut} of ${coverage.texts} texts only in part (${coverage.note})`)
 
 export class Embedder extends Context.Service<Embedder, EmbedderShape>()("@routellm/core/Embedder") {}
 

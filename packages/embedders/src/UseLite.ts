@@ -13,19 +13,22 @@
  * - `tfjs-wasm`, `tfjs-cpu`: the package's TF.js graph itself (the reference).
  *
  * Texts are tokenized here, sorted by length and cut into sub-batches of
- * similar length, so padding costs little.
+ * similar length, so padding costs little. The graph reads 128 tokens; a
+ * longer text is embedded as the mean of the windows `longText` picks
+ * (TextWindows.ts), and it is cut to those windows before it is tokenized.
  */
-import { Errors, Hash, Matrix, Plugin } from "@routellm/core"
-import type { EmbedderShape } from "@routellm/core/Embedder"
-import { Effect, Schema } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { Effect, Schema } from "effect"
+import { Errors, Hash, Matrix, Plugin } from "@routellm/core"
+import type { EmbedderShape } from "@routellm/core/Embedder"
+import * as SentencePiece from "./SentencePiece.ts"
+import * as TextWindows from "./TextWindows.ts"
+import * as UseLiteOnnx from "./internal/UseLiteOnnx.ts"
+import * as UseLiteFiles from "./internal/UseLiteFiles.ts"
 import type { SequenceRunner } from "./internal/SequenceRunner.ts"
 import * as TfjsUseLite from "./internal/TfjsUseLite.ts"
-import * as UseLiteFiles from "./internal/UseLiteFiles.ts"
-import * as UseLiteOnnx from "./internal/UseLiteOnnx.ts"
-import * as SentencePiece from "./SentencePiece.ts"
 
 export const id = "embedder/use-lite"
 
@@ -43,13 +46,21 @@ export const Config = Schema.Struct({
   }),
   precision: Schema.Literals(["int8", "float32"]).pipe(Schema.withDecodingDefaultKey(Effect.succeed("int8" as const)))
     .annotate({
-      description: "onnx: int8 (default; about 2x faster, cosine to float32 >= 0.999 on 1,500 MMLU/GSM8K prompts) or float32 (TF.js numerics)"
+      description:
+        "onnx: int8 (default; about 2x faster, cosine to float32 >= 0.999 on 1,500 MMLU/GSM8K prompts) or float32 (TF.js numerics)"
     }),
   threads: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(0)))
     .annotate({ description: "onnx: sub-batches run in parallel, one core each; 0 = one per CPU core" }),
   batchSize: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).pipe(
     Schema.withDecodingDefaultKey(Effect.succeed(1024))
   ).annotate({ description: "texts per embed call" }),
+  longText: TextWindows.Strategy.pipe(Schema.withDecodingDefaultKey(Effect.succeed("head" as const))).annotate({
+    description:
+      "Texts over 128 tokens: head (first 128 tokens, the graph's own cut; default), tail (last 128), head-tail (mean of both) or windows (mean of up to maxWindows windows from both ends)"
+  }),
+  maxWindows: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(8))).annotate({
+    description: "longText: windows, the most 128-token windows averaged per text"
+  }),
   directory: Schema.optionalKey(Schema.String).annotate({
     description: "a directory with model.json, weight shards and vocab.json (default: the installed package)"
   })
@@ -59,6 +70,18 @@ export type Config = typeof Config.Type
 /** Token ids of each text as the graph sees them (clipped to 128). */
 export const tokenize = (tokenizer: SentencePiece.Tokenizer, texts: ReadonlyArray<string>): Array<Array<number>> =>
   texts.map((text) => tokenizer.encode(text).slice(0, maxTokens))
+
+/** The longest vocabulary piece in characters: no token covers more. */
+export const longestPiece = (vocabulary: SentencePiece.Vocabulary): number =>
+  vocabulary.reduce((longest, [piece]) => Math.max(longest, piece.length), 1)
+
+/** How long texts are windowed, for a config. */
+export const windowOptions = (config: Pick<Config, "longText" | "maxWindows">, vocabulary: SentencePiece.Vocabulary): TextWindows.Options => ({
+  strategy: config.longText,
+  windowTokens: maxTokens,
+  maxWindows: config.maxWindows,
+  maxTokenCharacters: longestPiece(vocabulary)
+})
 
 /**
  * Order rows by token count and cut them into sub-batches whose padded size
@@ -108,7 +131,8 @@ export const make = Effect.fn("UseLite.make")(function*(config: Config, context:
     : { directory: Path.resolve(context.baseDirectory, config.directory), version: "local" }
   const files = yield* Effect.tryPromise({
     try: () => UseLiteFiles.read(location.directory, location.version),
-    catch: (cause) => new Errors.PluginError({ pluginId: id, reason: `cannot read USE-lite model from ${location.directory}`, cause })
+    catch: (cause) =>
+      new Errors.PluginError({ pluginId: id, reason: `cannot read USE-lite model from ${location.directory}`, cause })
   })
   const modelHash = yield* Effect.tryPromise({
     try: async () =>
@@ -121,38 +145,58 @@ export const make = Effect.fn("UseLite.make")(function*(config: Config, context:
     catch: (cause) => new Errors.PluginError({ pluginId: id, reason: "cannot hash the model files", cause })
   })
   const tokenizer = SentencePiece.make(files.vocabulary)
+  const windowing = windowOptions(config, files.vocabulary)
   const runner = yield* Effect.acquireRelease(
     Effect.tryPromise({
       try: () => makeRunner(config, files),
-      catch: (cause) => new Errors.PluginError({ pluginId: id, reason: `cannot start the ${config.backend} backend`, cause })
+      catch: (cause) =>
+        new Errors.PluginError({ pluginId: id, reason: `cannot start the ${config.backend} backend`, cause })
     }),
     (runner) => Effect.promise(() => runner.close())
   )
   // Weight shard sizes and the graph are covered by the model hash; the backend changes the last float bits.
+  // `head` gives the vectors of earlier versions, so it keeps their fingerprint (and cached embeddings).
   const fingerprint = Hash.hashValue({
     id,
     model: modelHash,
     backend: config.backend,
     precision: config.backend === "onnx" ? config.precision : "float32",
-    maxTokens
+    maxTokens,
+    ...(config.longText === "head" ? {} : { longText: config.longText }),
+    ...(config.longText === "windows" ? { maxWindows: config.maxWindows } : {})
   })
+
+  const plans = (texts: ReadonlyArray<string>) => texts.map((text) => TextWindows.plan(text, tokenizer.encode, windowing))
 
   const embed = (texts: ReadonlyArray<string>) =>
     Effect.tryPromise({
       try: async () => {
-        const sequences = tokenize(tokenizer, texts)
-        const result = Matrix.make(texts.length, dimensions)
+        const windows = plans(texts)
+        const sequences = windows.flatMap((plan) => plan.windows)
+        const vectors = new Float32Array(sequences.length * dimensions)
         const buckets = lengthBuckets(sequences, runner.paddedTokens, runner.maxRows)
         await Promise.all(buckets.map(async (bucket) => {
-          const vectors = await runner.run(bucket.map((index) => sequences[index]!))
-          bucket.forEach((index, row) => result.data.set(vectors.subarray(row * dimensions, (row + 1) * dimensions), index * dimensions))
+          const rows = await runner.run(bucket.map((index) => sequences[index]!))
+          bucket.forEach((index, row) => vectors.set(rows.subarray(row * dimensions, (row + 1) * dimensions), index * dimensions))
         }))
-        return result
+        return Matrix.make(texts.length, dimensions, TextWindows.pool(vectors, dimensions, windows.map((plan) => plan.windows.length)))
       },
       catch: (cause) => new Errors.EmbedderError({ embedderId: id, reason: Errors.format(cause), cause })
     })
 
-  const shape: EmbedderShape = { id, fingerprint, dimensions, batchSize: config.batchSize, embed }
+  const coverage = (texts: ReadonlyArray<string>) =>
+    Effect.sync(() => {
+      const cut = plans(texts).filter((plan) => plan.cut).length
+      return {
+        texts: texts.length,
+        cut,
+        note: `${config.longText}: texts over ${maxTokens} tokens are embedded from ${
+          config.longText === "head" ? "their first" : config.longText === "tail" ? "their last" : config.longText === "head-tail" ? "their first and last" : `at most ${config.maxWindows}`
+        } ${maxTokens}-token window${config.longText === "head" || config.longText === "tail" ? "" : "s"}`
+      }
+    })
+
+  const shape: EmbedderShape = { id, fingerprint, dimensions, batchSize: config.batchSize, embed, coverage }
   return shape
 })
 

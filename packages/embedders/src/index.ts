@@ -13,6 +13,7 @@ export * as OnnxModel from "./OnnxModel.ts"
 export * as OpenAiEmbedder from "./OpenAiEmbedder.ts"
 export * as SentencePiece from "./SentencePiece.ts"
 export * as Similarity from "./Similarity.ts"
+export * as TextWindows from "./TextWindows.ts"
 export * as UseLite from "./UseLite.ts"
 
 /** The plugins this package contributes, registered by the CLI. */
