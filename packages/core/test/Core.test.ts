@@ -137,9 +137,39 @@ describe("ModelAliases and Hash", () => {
       assert.isTrue(ModelAliases.same("gpt4_1106_preview", "gpt-4-1106-preview"))
       assert.strictEqual(ModelAliases.canonical("  some-new-model "), "some-new-model")
       assert.strictEqual(ModelAliases.find(["x", "gpt4_1106_preview"], "gpt-4-1106-preview"), "gpt4_1106_preview")
+      // A row joins spellings of one version only: a moving alias and other versions stay apart.
+      assert.isFalse(ModelAliases.same("gpt-3.5-turbo", "gpt-3.5-turbo-1106"))
+      assert.isFalse(ModelAliases.same("gpt35_turbo_instruct", "gpt-3.5-turbo-0613"))
+      assert.isFalse(ModelAliases.same("gpt4", "gpt-4-0613"))
+      assert.isFalse(ModelAliases.same("Mistral-7B-Instruct-v0.2", "mistral-7b-instruct-v0.3"))
+      assert.strictEqual(ModelAliases.find(["gpt-3.5-turbo-1106", "gpt-3.5-turbo"], "gpt-3.5-turbo"), "gpt-3.5-turbo")
+      assert.strictEqual(ModelAliases.find(["gpt-3.5-turbo-1106"], "gpt-3.5-turbo"), undefined)
+      // Every spelling belongs to one row.
+      const rowOf = new Map<string, string>()
+      for (const [row, names] of Object.entries(ModelAliases.table)) {
+        for (const name of [row, ...names]) {
+          const key = name.toLowerCase()
+          assert.strictEqual(rowOf.get(key) ?? row, row, `${name} is in two rows`)
+          rowOf.set(key, row)
+        }
+      }
       assert.strictEqual(Hash.hashValue({ a: 1, b: [1, 2] }), Hash.hashValue({ b: [1, 2], a: 1 }))
       assert.notStrictEqual(Hash.hashValue({ a: 1 }), Hash.hashValue({ a: 2 }))
     }))
+})
+
+describe("ModelAliases near misses", () => {
+  it("names both models when a requested name is another version of one that is there", () => {
+    assert.deepStrictEqual(ModelAliases.nearMisses(["gpt-3.5-turbo-1106", "gpt-4-1106-preview"], "gpt-3.5-turbo"), ["gpt-3.5-turbo-1106"])
+    assert.deepStrictEqual(ModelAliases.nearMisses(["gpt-3.5-turbo"], "gpt-3.5-turbo-1106"), ["gpt-3.5-turbo"])
+    assert.deepStrictEqual(ModelAliases.nearMisses(["gpt4_0613", "claude-2.0"], "gpt4"), ["gpt4_0613"])
+    // The same model under another spelling is not a near miss, unrelated names are not either.
+    assert.deepStrictEqual(ModelAliases.nearMisses(["gpt4_1106_preview", "llama-2-70b-chat"], "gpt-4-1106-preview"), [])
+    const reason = ModelAliases.missing(["gpt-3.5-turbo-1106", "claude-2.0"], "gpt-3.5-turbo")
+    assert.include(reason, "\"gpt-3.5-turbo\"")
+    assert.include(reason, "\"gpt-3.5-turbo-1106\" is a different model")
+    assert.include(ModelAliases.missing(["a-model", "b-model"], "c-model"), "models: a-model, b-model")
+  })
 })
 
 describe("Router", () => {

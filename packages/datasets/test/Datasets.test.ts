@@ -66,10 +66,11 @@ describe("dataset/alpaca-eval", () => {
       yield* Effect.promise(() => Fs.writeFile(file, rows.map((row) => JSON.stringify(row)).join("\n")))
       const fractional = yield* load(AlpacaEval.plugin, { file, weighting: "fractional" })
       assert.deepStrictEqual(fractional.battles.map((battle) => [battle.model_b, battle.winner, battle.weight]), [
-        ["claude-2", "model_a", 0.75],
-        ["claude-2", "model_b", 0.25],
-        ["gpt-4-0613", "model_b", 1],
-        ["gpt-4-0613", "tie", undefined]
+        ["claude-2.0", "model_a", 0.75],
+        ["claude-2.0", "model_b", 0.25],
+        // AlpacaEval's unversioned `gpt4` is not joined with any dated GPT-4
+        ["gpt4", "model_b", 1],
+        ["gpt4", "tie", undefined]
       ])
       const nearest = yield* load(AlpacaEval.plugin, { file })
       assert.deepStrictEqual(nearest.battles.map((battle) => battle.winner), ["model_a", "model_b", "tie"])
@@ -247,7 +248,7 @@ describe("dataset/arena", () => {
           winner: "model_a",
           source: "arena"
         },
-        { prompt: "Write a haiku about autumn leaves.", model_a: "claude-2", model_b: "gpt-4-0613", winner: "model_b", source: "arena" }
+        { prompt: "Write a haiku about autumn leaves.", model_a: "claude-2.0", model_b: "gpt-4-0613", winner: "model_b", source: "arena" }
       ])
       assert.deepStrictEqual(dataset.skipped.map((row) => row.line), [5, 6])
       assert.include(failureMessage(yield* Effect.exit(load(Arena.plugin, { file }))), `${file}:5`)
@@ -284,7 +285,7 @@ describe("dataset/arena", () => {
           winner: "model_a",
           source: "arena"
         },
-        { prompt: "Write a haiku about autumn leaves.", model_a: "claude-2", model_b: "gpt-4-0613", winner: "model_b", source: "arena" }
+        { prompt: "Write a haiku about autumn leaves.", model_a: "claude-2.0", model_b: "gpt-4-0613", winner: "model_b", source: "arena" }
       ])
       // Parquet rows have no lines: the fourth row is reported by its position.
       assert.deepStrictEqual(dataset.skipped.map((row) => row.line), [4])

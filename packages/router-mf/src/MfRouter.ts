@@ -150,7 +150,7 @@ export const makeRouter = (
         ? Effect.fail(
           new Errors.PluginError({
             pluginId: id,
-            reason: `${role} ${name} is not one of the checkpoint's models (${parameters.modelIds.join(", ")})`
+            reason: `${role}: ${ModelAliases.missing(parameters.modelIds, name).replace("is not in the data", "is not one of the checkpoint's models")}`
           })
         )
         : Effect.succeed(parameters.modelIds.indexOf(found))
