@@ -20,6 +20,8 @@ export interface Details {
    * for MMLU/GSM8K and `int(n * fraction)` for MT Bench.
    */
   readonly optimalCalls?: "fractional" | "floor"
+  /** Rows dropped, counted by reason (e.g. contaminated, without a score of the pair); they sum to `dropped`. */
+  readonly droppedReasons?: Readonly<Record<string, number>>
   /** Display multiplier for scores (100 for accuracy in percent). */
   readonly displayScale?: number
 }
@@ -89,7 +91,7 @@ export const resolvePair = (
       new Errors.InputError({
         file,
         field: strongName === undefined ? "strong" : "weak",
-        reason: `model "${strongName === undefined ? strong : weak}" is not in the data; models: ${models.join(", ")}`
+        reason: ModelAliases.missing(models, strongName === undefined ? strong : weak)
       })
     )
   }

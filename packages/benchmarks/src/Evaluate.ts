@@ -86,6 +86,8 @@ export interface Report {
   readonly weakModel: string
   readonly prompts: number
   readonly dropped: number
+  /** `dropped` by reason, when the benchmark counts them apart. */
+  readonly droppedReasons?: Readonly<Record<string, number>>
   readonly strongScore: number
   readonly weakScore: number
   readonly bins: number
@@ -364,6 +366,7 @@ export const evaluate = Effect.fn("Evaluate.evaluate")(function*(
     weakModel: benchmark.weakModel,
     prompts: benchmark.rows.length,
     dropped: benchmark.dropped,
+    ...(details.droppedReasons === undefined ? {} : { droppedReasons: details.droppedReasons }),
     strongScore: prepared.strongScore,
     weakScore: prepared.weakScore,
     bins,

@@ -11,9 +11,9 @@
  * over more than two models. An optional seeded split by prompt text keeps
  * held-out prompts apart for evaluating routers trained on the rest.
  */
+import * as Path from "node:path"
 import { Errors, Files, Hash, ModelAliases, Plugin, Random, type Records, Settings } from "@routellm/core"
 import { Effect, Schema } from "effect"
-import * as Path from "node:path"
 import { defaultStrong, defaultWeak, parseOutcome, resolvePair, type RoutingBenchmark } from "./Benchmarks.ts"
 import { estimateTokens } from "./Metrics.ts"
 
@@ -168,6 +168,17 @@ const fingerprint = (config: Config, context: Plugin.MakeContext) =>
 export const make = Effect.fn("Outcomes.make")(function*(config: Config, context: Plugin.MakeContext) {
   const path = yield* locate(config.file, context.baseDirectory)
   const table = path.endsWith(".csv") ? yield* readCsvTable(path) : yield* readJsonTable(path)
+  const seen = new Map<string, number>()
+  for (const [index, model] of table.models.entries()) {
+    const earlier = seen.get(model)
+    if (earlier !== undefined) {
+      return yield* new Errors.InputError({
+        file: path,
+        reason: `two model columns name the same model ${model} (columns ${earlier + 1} and ${index + 1} of the models); keep one`
+      })
+    }
+    seen.set(model, index)
+  }
   let keep = table.models.map((_, index) => index)
   if (config.models !== undefined) {
     keep = []
@@ -177,22 +188,24 @@ export const make = Effect.fn("Outcomes.make")(function*(config: Config, context
         return yield* new Errors.InputError({
           file: path,
           field: "models",
-          reason: `model "${wanted}" is not in the table; models: ${table.models.join(", ")}`
+          reason: ModelAliases.missing(table.models, wanted)
         })
       }
       keep.push(table.models.indexOf(found))
     }
   }
-  const models = keep.map((index) => table.models[index]!)
-  if (models.length < 2) {
-    return yield* new Errors.InputError({ file: path, reason: `need at least two model columns, found ${models.join(", ") || "none"}` })
+  const listed = keep.map((index) => table.models[index]!)
+  if (listed.length < 2) {
+    return yield* new Errors.InputError({ file: path, reason: `need at least two model columns, found ${listed.join(", ") || "none"}` })
   }
   // Defaults: the paper's pair when the table has it, else the best and the worst model by mean score.
-  const byMean = [...models].sort((left, right) => mean(table.scores[table.models.indexOf(right)]!) - mean(table.scores[table.models.indexOf(left)]!))
-  const hasDefaults = ModelAliases.find(models, defaultStrong) !== undefined && ModelAliases.find(models, defaultWeak) !== undefined
+  const byMean = [...listed].sort((left, right) =>
+    mean(table.scores[table.models.indexOf(right)]!) - mean(table.scores[table.models.indexOf(left)]!)
+  )
+  const hasDefaults = ModelAliases.find(listed, defaultStrong) !== undefined && ModelAliases.find(listed, defaultWeak) !== undefined
   const strong = config.strong ?? (hasDefaults ? defaultStrong : byMean[0]!)
   const weak = config.weak ?? (hasDefaults ? defaultWeak : byMean[byMean.length - 1]!)
-  const pair = yield* resolvePair(models, strong, weak, path)
+  const pair = yield* resolvePair(listed, strong, weak, path)
 
   const excluded = new Set<string>()
   for (const exclude of config.exclude ?? []) {
@@ -203,31 +216,31 @@ export const make = Effect.fn("Outcomes.make")(function*(config: Config, context
       if (typeof prompt === "string") excluded.add(prompt)
     }
   }
-  const rows: Array<Records.OutcomeRow> = []
+  // A row is kept when the pair has both scores; other models stay listed only where every kept row scores them.
+  const strongIndex = table.models.indexOf(pair.strong)
+  const weakIndex = table.models.indexOf(pair.weak)
   const kept: Array<number> = []
-  let dropped = 0
+  let contaminated = 0
+  let missingOutcome = 0
   for (let p = 0; p < table.prompts.length; p++) {
     const prompt = table.prompts[p]!
     if (config.split !== undefined && inTestPart(prompt, config.split) !== (config.split.part === "test")) continue
     if (excluded.has(prompt)) {
-      dropped++
+      contaminated++
       continue
     }
-    const scores: Record<string, number> = {}
-    let complete = true
-    for (const index of keep) {
-      const value = table.scores[index]![p]!
-      if (Number.isNaN(value)) complete = false
-      scores[table.models[index]!] = value
-    }
-    // Every row must score every kept model, so rows without a recorded outcome are dropped.
-    if (!complete) {
-      dropped++
+    if (Number.isNaN(table.scores[strongIndex]![p]!) || Number.isNaN(table.scores[weakIndex]![p]!)) {
+      missingOutcome++
       continue
     }
-    rows.push({ prompt, scores })
     kept.push(p)
   }
+  const complete = keep.filter((index) => kept.every((p) => !Number.isNaN(table.scores[index]![p]!)))
+  const models = complete.map((index) => table.models[index]!)
+  const rows: Array<Records.OutcomeRow> = kept.map((p) => ({
+    prompt: table.prompts[p]!,
+    scores: Object.fromEntries(complete.map((index) => [table.models[index]!, table.scores[index]![p]!]))
+  }))
   const pick = (record: Record<string, Float64Array>) =>
     Object.fromEntries(
       Object.entries(record)
@@ -244,8 +257,9 @@ export const make = Effect.fn("Outcomes.make")(function*(config: Config, context
     models,
     rows,
     scoreLabel: scoreRange ? "accuracy" : "score",
-    dropped,
+    dropped: contaminated + missingOutcome,
     details: {
+      droppedReasons: { contaminated, "without a score of the pair": missingOutcome },
       optimalCalls: "fractional",
       displayScale: scoreRange ? 100 : 1,
       outputTokens: pick(table.outputTokens),

@@ -5,7 +5,8 @@
 import type { Report as EvaluationReport, RouterMetrics } from "./Evaluate.ts"
 
 const percent = (value: number | undefined) => value === undefined || !Number.isFinite(value) ? "-" : `${value.toFixed(2)}%`
-const fixed = (value: number | undefined, digits: number) => value === undefined || !Number.isFinite(value) ? "-" : value.toFixed(digits)
+const fixed = (value: number | undefined, digits: number) =>
+  value === undefined || !Number.isFinite(value) ? "-" : value.toFixed(digits)
 const ratio = (value: number | undefined) => value === undefined || !Number.isFinite(value) ? "-" : `${value.toFixed(2)}x`
 
 const scoreDigits = (report: EvaluationReport) => report.scoreLabel.startsWith("accuracy") ? 2 : 4
@@ -38,12 +39,19 @@ const row = (line: Line): Array<string> => [
   ratio(line.metrics.costSavings80)
 ]
 
+const droppedText = (report: EvaluationReport): string =>
+  report.droppedReasons === undefined
+    ? `${report.dropped} dropped as contaminated`
+    : `dropped: ${Object.entries(report.droppedReasons).map(([reason, count]) => `${count} ${reason}`).join(", ")}`
+
 const describe = (report: EvaluationReport) => {
   const digits = scoreDigits(report)
   const unit = report.scoreLabel.startsWith("accuracy") ? "%" : ""
   return [
-    `${report.benchmark}: ${report.prompts} prompts (${report.dropped} dropped as contaminated or without outcomes), ${report.scoreLabel}`,
-    `strong ${report.strongModel}: ${report.strongScore.toFixed(digits)}${unit}   weak ${report.weakModel}: ${report.weakScore.toFixed(digits)}${unit}`,
+    `${report.benchmark}: ${report.prompts} prompts (${droppedText(report)}), ${report.scoreLabel}`,
+    `strong ${report.strongModel}: ${report.strongScore.toFixed(digits)}${unit}   weak ${report.weakModel}: ${
+      report.weakScore.toFixed(digits)
+    }${unit}`,
     Number.isFinite(report.strongCost)
       ? `cost of all prompts: strong $${report.strongCost.toFixed(4)}, weak $${report.weakCost.toFixed(4)}`
       : "cost: no prices for these models"
@@ -85,9 +93,9 @@ export const markdown = (report: EvaluationReport, options: { readonly plot?: st
     out.push("| threshold | strong calls | score | cost ($) |", "|---:|---:|---:|---:|")
     for (const point of router.points) {
       out.push(
-        `| ${point.threshold === null ? "-" : point.threshold.toFixed(5)} | ${point.strongPercent.toFixed(2)}% | ${point.score.toFixed(digits)} | ${
-          point.cost === undefined ? "-" : point.cost.toFixed(4)
-        } |`
+        `| ${point.threshold === null ? "-" : point.threshold.toFixed(5)} | ${point.strongPercent.toFixed(2)}% | ${
+          point.score.toFixed(digits)
+        } | ${point.cost === undefined ? "-" : point.cost.toFixed(4)} |`
       )
     }
   }

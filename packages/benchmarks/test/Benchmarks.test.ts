@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Gsm8k, Metrics, Mmlu, MtBench, Outcomes } from "@routellm/benchmarks"
-import { ArtifactStore, type Benchmark, Settings } from "@routellm/core"
+import { ArtifactStore, type Benchmark, Files, Settings } from "@routellm/core"
 import { Effect, Schema } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
@@ -102,5 +102,123 @@ describe("benchmark/outcomes", () => {
       assert.isTrue(test.rows.every((row) => !trainPrompts.has(row.prompt)))
       assert.isTrue(test.rows.length > 100 && test.rows.length < 200, `test part ${test.rows.length}`)
       assert.notStrictEqual(test.fingerprint, train.fingerprint)
+    }).pipe(Effect.provide(store)))
+
+  it.effect("keeps every row the pair can use and counts contaminated and missing rows apart (real RouterBench rows)", () =>
+    Effect.gen(function*() {
+      const source = Path.join(trainDirectory, "routerbench/mbpp_train.csv")
+      const table = yield* Files.readCsv(source)
+      const directory = yield* Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "routellm-outcomes-")))
+      // Rows 0-9 lose a bystander's score (Yi-34B), rows 10-14 the weak model's, row 20 is contaminated.
+      const rows = table.rows.map((row, index) => {
+        const value = { ...row.value }
+        if (index < 10) value["zero-one-ai/Yi-34B-Chat"] = ""
+        if (index >= 10 && index < 15) value["mistralai/mixtral-8x7b-chat"] = ""
+        return table.header.map((column) => value[column]!)
+      })
+      const quote = (field: string) => `"${field.replaceAll("\"", "\"\"")}"`
+      const file = Path.join(directory, "mbpp.csv")
+      yield* Effect.promise(() =>
+        Fs.writeFile(file, [table.header, ...rows].map((fields) => fields.map(quote).join(",")).join("\n") + "\n")
+      )
+      const exclude = Path.join(directory, "contaminated.jsonl")
+      yield* Effect.promise(() => Fs.writeFile(exclude, JSON.stringify({ eval_prompt: table.rows[20]!.value["prompt"] }) + "\n"))
+      const outcomes = yield* Outcomes.make(decode(Outcomes.Config, { file, exclude: [exclude] }), context)
+      assert.strictEqual(outcomes.rows.length, 299 - 5 - 1)
+      assert.strictEqual(outcomes.dropped, 6)
+      assert.deepStrictEqual(outcomes.details?.droppedReasons, { contaminated: 1, "without a score of the pair": 5 })
+      // The bystander has holes, so it is no longer listed; the other ten models are.
+      assert.strictEqual(outcomes.models.length, 10)
+      assert.notInclude(outcomes.models, "yi-34b-chat")
+      const first = table.rows[0]!.value
+      assert.strictEqual(outcomes.rows[0]!.scores["gpt-4-1106-preview"], Number(first["gpt-4-1106-preview"]))
+      assert.strictEqual(outcomes.rows[0]!.scores["mixtral-8x7b-instruct-v0.1"], Number(first["mistralai/mixtral-8x7b-chat"]))
+    }).pipe(Effect.provide(store)))
+
+  it.effect("gpt-3.5-turbo and gpt-3.5-turbo-1106 stay two models (real RouterBench rows)", () =>
+    Effect.gen(function*() {
+      const table = yield* Files.readCsv(Path.join(trainDirectory, "routerbench/mbpp_train.csv"))
+      const directory = yield* Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "routellm-aliases-")))
+      // A table with both: gpt-3.5-turbo's column is gpt-3.5-turbo-1106's, inverted, so a mix-up shows in every row.
+      const header = ["prompt", "gpt-3.5-turbo", "gpt-3.5-turbo-1106", "gpt-4-1106-preview"]
+      const lines = table.rows.map((row) => {
+        const newer = row.value["gpt-3.5-turbo-1106"]!
+        return [`"${row.value["prompt"]!.replaceAll("\"", "\"\"")}"`, String(1 - Number(newer)), newer, row.value["gpt-4-1106-preview"]!].join(",")
+      })
+      const file = Path.join(directory, "both.csv")
+      yield* Effect.promise(() => Fs.writeFile(file, [header.join(","), ...lines].join("\n") + "\n"))
+      const outcomes = yield* Outcomes.make(
+        decode(Outcomes.Config, { file, strong: "gpt-4-1106-preview", weak: "gpt-3.5-turbo" }),
+        context
+      )
+      assert.deepStrictEqual([...outcomes.models].sort(), ["gpt-3.5-turbo", "gpt-3.5-turbo-1106", "gpt-4-1106-preview"])
+      assert.strictEqual(outcomes.weakModel, "gpt-3.5-turbo")
+      outcomes.rows.forEach((row, index) => {
+        const newer = Number(table.rows[index]!.value["gpt-3.5-turbo-1106"])
+        assert.strictEqual(row.scores["gpt-3.5-turbo-1106"], newer)
+        assert.strictEqual(row.scores["gpt-3.5-turbo"], 1 - newer)
+      })
+      // Asked for the moving alias where only the dated version exists: an error naming both.
+      const error = yield* Effect.flip(Outcomes.make(
+        decode(Outcomes.Config, { file: Path.join(trainDirectory, "routerbench/mbpp_train.csv"), weak: "gpt-3.5-turbo" }),
+        context
+      ))
+      assert.include(error.message, "\"gpt-3.5-turbo\"")
+      assert.include(error.message, "\"gpt-3.5-turbo-1106\" is a different model")
+    }).pipe(Effect.provide(store)))
+})
+
+describe("benchmark/mt-bench with FastChat files", () => {
+  it.effect("loads a question file with string ids and { content } turns; a grade of -1 is missing", () =>
+    Effect.gen(function*() {
+      const questions = (yield* Files.readJsonl(Path.join(evalDirectory, "mt_bench/question.jsonl"))).rows
+        .map((row) => row.value as { question_id: number; category: string; turns: Array<string> })
+      const judgements = (yield* Files.readJsonl(Path.join(evalDirectory, "mt_bench/judgements.jsonl"))).rows
+        .map((row) => row.value as { question_id: number; model: string; score: number; turn: number })
+      // Arena-style ids: hex strings; turns as objects.
+      const idOf = (id: number) => `q${id.toString(16).padStart(6, "0")}`
+      const directory = yield* Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "routellm-fastchat-")))
+      const questionFile = Path.join(directory, "question.jsonl")
+      const judgementFile = Path.join(directory, "gpt-4_single.jsonl")
+      yield* Effect.promise(() =>
+        Fs.writeFile(
+          questionFile,
+          questions.map((question) =>
+            JSON.stringify({ ...question, question_id: idOf(question.question_id), turns: question.turns.map((content) => ({ content })) })
+          ).join("\n")
+        )
+      )
+      // Question 81's weak grade of turn 2 could not be parsed.
+      const edited = judgements.map((judgement) =>
+        judgement.question_id === 81 && judgement.turn === 2 && judgement.model.toLowerCase().includes("mixtral")
+          ? { ...judgement, question_id: idOf(judgement.question_id), score: -1 }
+          : { ...judgement, question_id: idOf(judgement.question_id) }
+      )
+      yield* Effect.promise(() => Fs.writeFile(judgementFile, edited.map((row) => JSON.stringify(row)).join("\n")))
+      const fastChat = yield* MtBench.make(
+        decode(MtBench.Config, { questions: questionFile, judgements: judgementFile, name: "arena-style" }),
+        context
+      )
+      const reference = yield* MtBench.make(decode(MtBench.Config, { dir: evalDirectory, decontaminate: false }), context)
+      assert.strictEqual(fastChat.name, "arena-style")
+      assert.strictEqual(fastChat.rows.length, 79)
+      assert.deepStrictEqual(
+        (fastChat as { details?: { droppedReasons?: unknown } }).details?.droppedReasons,
+        { contaminated: 0, "without grades of the pair": 1 }
+      )
+      // Every other question scores as the RouteLLM layout scores it.
+      const byPrompt = new Map(reference.rows.map((row) => [row.prompt, row]))
+      assert.notInclude(fastChat.rows.map((row) => row.prompt), questions.find((question) => question.question_id === 81)!.turns[0])
+      for (const row of fastChat.rows) {
+        const expected = byPrompt.get(row.prompt)!
+        assert.strictEqual(row.scores[fastChat.strongModel], expected.scores[reference.strongModel])
+        assert.strictEqual(row.scores[fastChat.weakModel], expected.scores[reference.weakModel])
+      }
+    }).pipe(Effect.provide(store)))
+
+  it.effect("names the missing option or file", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(MtBench.make(decode(MtBench.Config, { questions: "question.jsonl" }), context))
+      assert.include(error.message, "judgements")
     }).pipe(Effect.provide(store)))
 })
