@@ -188,7 +188,7 @@ describe("Training", () => {
       { prompt: "p2", model_a: "claude-2", model_b: "gpt-4-1106-preview", winner: "model_a" as const, weight: 0.5 }
     ]
     const dropped = Training.prepare(battles, "drop")
-    assert.deepStrictEqual(dropped.modelIds, ["claude-2", "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"])
+    assert.deepStrictEqual(dropped.modelIds, ["claude-2.0", "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1"])
     assert.strictEqual(dropped.examples.count, 2)
     assert.deepStrictEqual(dropped.dropped, { ties: 1, selfBattles: 1 })
     assert.deepStrictEqual(Array.from(dropped.examples.first), [2, 0])

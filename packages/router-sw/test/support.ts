@@ -42,7 +42,7 @@ export const embedder = Plugin.embedder({
  */
 export const syntheticBattles = (seed = 1): Array<Records.Battle> => {
   const random = Random.make(seed)
-  const models = ["gpt-4-1106-preview", "claude-2", "yi-34b-chat", "llama-2-13b-chat", "mixtral-8x7b-instruct-v0.1", "alpaca-7b"]
+  const models = ["gpt-4-1106-preview", "claude-2.0", "yi-34b-chat", "llama-2-13b-chat", "mixtral-8x7b-instruct-v0.1", "alpaca-7b"]
   const strength = [3, 2.2, 1.5, 0.6, 1.2, 0]
   const battles: Array<Records.Battle> = []
   for (let p = 0; p < 40; p++) {
