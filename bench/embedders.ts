@@ -101,7 +101,9 @@ const fastPath = (config: Partial<UseLite.Config>, texts: ReadonlyArray<string>)
   Scope.Scope
 > =>
   Effect.gen(function*() {
-    const embedder = yield* UseLite.make({ backend: "onnx", precision: "int8", threads: 0, batchSize: 1024, ...config }, { baseDirectory: "." })
+    const embedder = yield* UseLite.make({ backend: "onnx", precision: "int8", threads: 0, batchSize: 1024, longText: "head", maxWindows: 8, ...config }, {
+      baseDirectory: "."
+    })
     // Warm up (session start, first allocations).
     yield* embedder.embed(texts.slice(0, 64))
     const { value, timing } = yield* timed(embedInBatches(embedder, texts))
@@ -152,7 +154,9 @@ const program = Effect.gen(function*() {
   let wasmRate: ReturnType<typeof rate> | undefined
   if (withWasm) {
     const wasm = yield* Effect.scoped(Effect.gen(function*() {
-      const embedder = yield* UseLite.make({ backend: "tfjs-wasm", precision: "float32", threads: 0, batchSize: 1024 }, { baseDirectory: "." })
+      const embedder = yield* UseLite.make({ backend: "tfjs-wasm", precision: "float32", threads: 0, batchSize: 1024, longText: "head", maxWindows: 8 }, {
+        baseDirectory: "."
+      })
       yield* embedder.embed(baselineTexts.slice(0, 4))
       return yield* timed(embedInBatches(embedder, baselineTexts))
     }))

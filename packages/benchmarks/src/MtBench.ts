@@ -27,7 +27,8 @@ export const Config = Schema.Struct({
   }),
   name: Schema.optionalKey(Schema.String).annotate({ description: "Display name (default MT Bench, or the question file's folder)" })
 }).annotate({
-  description: "MT Bench with GPT-4 single-answer grades of GPT-4 and Mixtral (mean grade of both turns), or any FastChat question set with single-answer grades"
+  description:
+    "MT Bench with GPT-4 single-answer grades of GPT-4 and Mixtral (mean grade of both turns), or any FastChat question set with single-answer grades"
 })
 export type Config = typeof Config.Type
 
@@ -46,7 +47,11 @@ const sourceFiles = (config: Config, context: Plugin.MakeContext) =>
       }
     }
     if (config.judgements === undefined) {
-      return yield* new Errors.InputError({ file: "(config)", field: "judgements", reason: "questions: needs judgements: (FastChat single-answer grade files)" })
+      return yield* new Errors.InputError({
+        file: "(config)",
+        field: "judgements",
+        reason: "questions: needs judgements: (FastChat single-answer grade files)"
+      })
     }
     const resolve = (file: string) => Path.resolve(context.baseDirectory, file)
     return {

@@ -11,9 +11,9 @@
  * over more than two models. An optional seeded split by prompt text keeps
  * held-out prompts apart for evaluating routers trained on the rest.
  */
-import * as Path from "node:path"
 import { Errors, Files, Hash, ModelAliases, Plugin, Random, type Records, Settings } from "@routellm/core"
 import { Effect, Schema } from "effect"
+import * as Path from "node:path"
 import { defaultStrong, defaultWeak, parseOutcome, resolvePair, type RoutingBenchmark } from "./Benchmarks.ts"
 import { estimateTokens } from "./Metrics.ts"
 
@@ -199,9 +199,7 @@ export const make = Effect.fn("Outcomes.make")(function*(config: Config, context
     return yield* new Errors.InputError({ file: path, reason: `need at least two model columns, found ${listed.join(", ") || "none"}` })
   }
   // Defaults: the paper's pair when the table has it, else the best and the worst model by mean score.
-  const byMean = [...listed].sort((left, right) =>
-    mean(table.scores[table.models.indexOf(right)]!) - mean(table.scores[table.models.indexOf(left)]!)
-  )
+  const byMean = [...listed].sort((left, right) => mean(table.scores[table.models.indexOf(right)]!) - mean(table.scores[table.models.indexOf(left)]!))
   const hasDefaults = ModelAliases.find(listed, defaultStrong) !== undefined && ModelAliases.find(listed, defaultWeak) !== undefined
   const strong = config.strong ?? (hasDefaults ? defaultStrong : byMean[0]!)
   const weak = config.weak ?? (hasDefaults ? defaultWeak : byMean[byMean.length - 1]!)

@@ -5,8 +5,7 @@
 import type { Report as EvaluationReport, RouterMetrics } from "./Evaluate.ts"
 
 const percent = (value: number | undefined) => value === undefined || !Number.isFinite(value) ? "-" : `${value.toFixed(2)}%`
-const fixed = (value: number | undefined, digits: number) =>
-  value === undefined || !Number.isFinite(value) ? "-" : value.toFixed(digits)
+const fixed = (value: number | undefined, digits: number) => value === undefined || !Number.isFinite(value) ? "-" : value.toFixed(digits)
 const ratio = (value: number | undefined) => value === undefined || !Number.isFinite(value) ? "-" : `${value.toFixed(2)}x`
 
 const scoreDigits = (report: EvaluationReport) => report.scoreLabel.startsWith("accuracy") ? 2 : 4
@@ -49,9 +48,7 @@ const describe = (report: EvaluationReport) => {
   const unit = report.scoreLabel.startsWith("accuracy") ? "%" : ""
   return [
     `${report.benchmark}: ${report.prompts} prompts (${droppedText(report)}), ${report.scoreLabel}`,
-    `strong ${report.strongModel}: ${report.strongScore.toFixed(digits)}${unit}   weak ${report.weakModel}: ${
-      report.weakScore.toFixed(digits)
-    }${unit}`,
+    `strong ${report.strongModel}: ${report.strongScore.toFixed(digits)}${unit}   weak ${report.weakModel}: ${report.weakScore.toFixed(digits)}${unit}`,
     Number.isFinite(report.strongCost)
       ? `cost of all prompts: strong $${report.strongCost.toFixed(4)}, weak $${report.weakCost.toFixed(4)}`
       : "cost: no prices for these models"
@@ -93,9 +90,9 @@ export const markdown = (report: EvaluationReport, options: { readonly plot?: st
     out.push("| threshold | strong calls | score | cost ($) |", "|---:|---:|---:|---:|")
     for (const point of router.points) {
       out.push(
-        `| ${point.threshold === null ? "-" : point.threshold.toFixed(5)} | ${point.strongPercent.toFixed(2)}% | ${
-          point.score.toFixed(digits)
-        } | ${point.cost === undefined ? "-" : point.cost.toFixed(4)} |`
+        `| ${point.threshold === null ? "-" : point.threshold.toFixed(5)} | ${point.strongPercent.toFixed(2)}% | ${point.score.toFixed(digits)} | ${
+          point.cost === undefined ? "-" : point.cost.toFixed(4)
+        } |`
       )
     }
   }

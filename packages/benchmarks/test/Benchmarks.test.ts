@@ -118,9 +118,7 @@ describe("benchmark/outcomes", () => {
       })
       const quote = (field: string) => `"${field.replaceAll("\"", "\"\"")}"`
       const file = Path.join(directory, "mbpp.csv")
-      yield* Effect.promise(() =>
-        Fs.writeFile(file, [table.header, ...rows].map((fields) => fields.map(quote).join(",")).join("\n") + "\n")
-      )
+      yield* Effect.promise(() => Fs.writeFile(file, [table.header, ...rows].map((fields) => fields.map(quote).join(",")).join("\n") + "\n"))
       const exclude = Path.join(directory, "contaminated.jsonl")
       yield* Effect.promise(() => Fs.writeFile(exclude, JSON.stringify({ eval_prompt: table.rows[20]!.value["prompt"] }) + "\n"))
       const outcomes = yield* Outcomes.make(decode(Outcomes.Config, { file, exclude: [exclude] }), context)

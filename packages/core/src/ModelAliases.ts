@@ -99,6 +99,8 @@ export const nearMisses = (available: Iterable<string>, name: string): Array<str
 export const missing = (available: ReadonlyArray<string>, name: string): string => {
   const near = nearMisses(available, name)
   return near.length > 0
-    ? `model "${name}" is not in the data; ${near.map((model) => `"${model}"`).join(", ")} ${near.length === 1 ? "is a different model" : "are different models"} (aliases join spellings of one model version only; name it exactly)`
+    ? `model "${name}" is not in the data; ${near.map((model) => `"${model}"`).join(", ")} ${
+      near.length === 1 ? "is a different model" : "are different models"
+    } (aliases join spellings of one model version only; name it exactly)`
     : `model "${name}" is not in the data; models: ${available.join(", ")}`
 }

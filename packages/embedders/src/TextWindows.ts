@@ -147,7 +147,7 @@ export const pool = (
     let norm = 0
     for (let column = 0; column < dimensions; column++) norm += target[column]! * target[column]!
     norm = Math.sqrt(norm)
-    if (norm > 0) for (let column = 0; column < dimensions; column++) target[column]! /= norm
+    if (norm > 0) { for (let column = 0; column < dimensions; column++) target[column]! /= norm }
   })
   return result
 }

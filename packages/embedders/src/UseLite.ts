@@ -17,18 +17,18 @@
  * longer text is embedded as the mean of the windows `longText` picks
  * (TextWindows.ts), and it is cut to those windows before it is tokenized.
  */
+import { Errors, Hash, Matrix, Plugin } from "@routellm/core"
+import type { EmbedderShape } from "@routellm/core/Embedder"
+import { Effect, Schema } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Effect, Schema } from "effect"
-import { Errors, Hash, Matrix, Plugin } from "@routellm/core"
-import type { EmbedderShape } from "@routellm/core/Embedder"
-import * as SentencePiece from "./SentencePiece.ts"
-import * as TextWindows from "./TextWindows.ts"
-import * as UseLiteOnnx from "./internal/UseLiteOnnx.ts"
-import * as UseLiteFiles from "./internal/UseLiteFiles.ts"
 import type { SequenceRunner } from "./internal/SequenceRunner.ts"
 import * as TfjsUseLite from "./internal/TfjsUseLite.ts"
+import * as UseLiteFiles from "./internal/UseLiteFiles.ts"
+import * as UseLiteOnnx from "./internal/UseLiteOnnx.ts"
+import * as SentencePiece from "./SentencePiece.ts"
+import * as TextWindows from "./TextWindows.ts"
 
 export const id = "embedder/use-lite"
 
@@ -46,8 +46,7 @@ export const Config = Schema.Struct({
   }),
   precision: Schema.Literals(["int8", "float32"]).pipe(Schema.withDecodingDefaultKey(Effect.succeed("int8" as const)))
     .annotate({
-      description:
-        "onnx: int8 (default; about 2x faster, cosine to float32 >= 0.999 on 1,500 MMLU/GSM8K prompts) or float32 (TF.js numerics)"
+      description: "onnx: int8 (default; about 2x faster, cosine to float32 >= 0.999 on 1,500 MMLU/GSM8K prompts) or float32 (TF.js numerics)"
     }),
   threads: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(0)))
     .annotate({ description: "onnx: sub-batches run in parallel, one core each; 0 = one per CPU core" }),
@@ -72,8 +71,7 @@ export const tokenize = (tokenizer: SentencePiece.Tokenizer, texts: ReadonlyArra
   texts.map((text) => tokenizer.encode(text).slice(0, maxTokens))
 
 /** The longest vocabulary piece in characters: no token covers more. */
-export const longestPiece = (vocabulary: SentencePiece.Vocabulary): number =>
-  vocabulary.reduce((longest, [piece]) => Math.max(longest, piece.length), 1)
+export const longestPiece = (vocabulary: SentencePiece.Vocabulary): number => vocabulary.reduce((longest, [piece]) => Math.max(longest, piece.length), 1)
 
 /** How long texts are windowed, for a config. */
 export const windowOptions = (config: Pick<Config, "longText" | "maxWindows">, vocabulary: SentencePiece.Vocabulary): TextWindows.Options => ({
@@ -131,8 +129,7 @@ export const make = Effect.fn("UseLite.make")(function*(config: Config, context:
     : { directory: Path.resolve(context.baseDirectory, config.directory), version: "local" }
   const files = yield* Effect.tryPromise({
     try: () => UseLiteFiles.read(location.directory, location.version),
-    catch: (cause) =>
-      new Errors.PluginError({ pluginId: id, reason: `cannot read USE-lite model from ${location.directory}`, cause })
+    catch: (cause) => new Errors.PluginError({ pluginId: id, reason: `cannot read USE-lite model from ${location.directory}`, cause })
   })
   const modelHash = yield* Effect.tryPromise({
     try: async () =>
@@ -149,8 +146,7 @@ export const make = Effect.fn("UseLite.make")(function*(config: Config, context:
   const runner = yield* Effect.acquireRelease(
     Effect.tryPromise({
       try: () => makeRunner(config, files),
-      catch: (cause) =>
-        new Errors.PluginError({ pluginId: id, reason: `cannot start the ${config.backend} backend`, cause })
+      catch: (cause) => new Errors.PluginError({ pluginId: id, reason: `cannot start the ${config.backend} backend`, cause })
     }),
     (runner) => Effect.promise(() => runner.close())
   )
@@ -191,7 +187,13 @@ export const make = Effect.fn("UseLite.make")(function*(config: Config, context:
         texts: texts.length,
         cut,
         note: `${config.longText}: texts over ${maxTokens} tokens are embedded from ${
-          config.longText === "head" ? "their first" : config.longText === "tail" ? "their last" : config.longText === "head-tail" ? "their first and last" : `at most ${config.maxWindows}`
+          config.longText === "head"
+            ? "their first"
+            : config.longText === "tail"
+            ? "their last"
+            : config.longText === "head-tail"
+            ? "their first and last"
+            : `at most ${config.maxWindows}`
         } ${maxTokens}-token window${config.longText === "head" || config.longText === "tail" ? "" : "s"}`
       }
     })

@@ -1,9 +1,9 @@
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { ArtifactStore, Embedder, Files, Matrix, PluginRegistry, Progress } from "@routellm/core"
-import { Effect, Layer } from "effect"
 import { plugins, TextWindows } from "@routellm/embedders"
+import { Effect, Layer } from "effect"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { trainDirectory } from "../../../test/support/SharedData.ts"
 
 /** A toy encoder: one token per word, the token id is the word's number. */

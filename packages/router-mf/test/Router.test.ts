@@ -1,14 +1,13 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ArtifactStore, Battles, PluginRegistry, Progress, type Records, type Router } from "@routellm/core"
+import { Checkpoint, MfRouter, MultiModel } from "@routellm/router-mf"
+import { Effect, Layer } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { assert, describe, it } from "@effect/vitest"
-import { ArtifactStore, Battles, PluginRegistry, Progress, type Records, type Router } from "@routellm/core"
-import { Effect, Layer } from "effect"
-import { Checkpoint, MfRouter, MultiModel } from "@routellm/router-mf"
 import * as HashEmbedder from "./support/HashEmbedder.ts"
 
-const quietly = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.scoped(effect).pipe(Effect.provideService(Progress.Reporter, Progress.silent))
+const quietly = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.scoped(effect).pipe(Effect.provideService(Progress.Reporter, Progress.silent))
 
 const temporaryDirectory = Effect.acquireRelease(
   Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "router-mf-"))),
@@ -136,7 +135,10 @@ describe("router/mf", () => {
     quietly(Effect.gen(function*() {
       const root = yield* temporaryDirectory
       const error = yield* Effect.flip(trainStep(root, { strongModel: "claude-2", epochs: 1 }))
-      assert.include(error.message, `strongModel: model "claude-2" is not one of the checkpoint's models; models: gpt-4-1106-preview, llama-2-7b-chat, mixtral-8x7b-instruct-v0.1`)
+      assert.include(
+        error.message,
+        `strongModel: model "claude-2" is not one of the checkpoint's models; models: gpt-4-1106-preview, llama-2-7b-chat, mixtral-8x7b-instruct-v0.1`
+      )
     })))
 })
 
