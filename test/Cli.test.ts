@@ -43,6 +43,25 @@ describe("routellm CLI", () => {
       for (const command of ["run", "validate", "plugins", "schema", "route"]) assert.include(result.stdout, command)
     }))
 
+  it.live("says an unknown command is unknown and exits 1, even with --help", () =>
+    Effect.gen(function*() {
+      const result = yield* routellm(["frobnicate", "--help"])
+      assert.strictEqual(result.code, 1)
+      assert.strictEqual(result.stdout, "")
+      assert.include(result.stderr, "unknown command \"frobnicate\"")
+    }))
+
+  it.live("prints a flag error first, then one line on where to look", () =>
+    Effect.gen(function*() {
+      const result = yield* routellm(["route", "--prompt", "hi", "--threshold", "abc"])
+      assert.strictEqual(result.code, 1)
+      assert.strictEqual(result.stdout, "")
+      const lines = result.stderr.trim().split("\n")
+      assert.deepStrictEqual(lines.length, 2, result.stderr)
+      assert.match(lines[0]!, /^error: .*--threshold.*"abc"/)
+      assert.strictEqual(lines[1], "run \"routellm route --help\" for its flags and examples")
+    }))
+
   it.live("validates the shipped pipelines", () =>
     Effect.gen(function*() {
       const files = (yield* Effect.promise(() => Fs.readdir(Path.join(repositoryRoot, "pipelines"))))

@@ -3,13 +3,19 @@
  * to report failures (a clear message on stderr and exit code 1).
  */
 import { ArtifactStore, Errors, Files, type Plugin, PluginRegistry, Settings } from "@routellm/core"
-import { Console, Effect, Layer, Option } from "effect"
+import { Cause, Console, Effect, Layer, Option } from "effect"
 import * as Path from "node:path"
 import * as Yaml from "yaml"
-import { plugins } from "./Registry.ts"
 
-/** Services every command may use: the artifact store (ROUTELLM_CACHE_DIR) and the plugin registry. */
-export const layer = Layer.mergeAll(ArtifactStore.ArtifactStore.layer, PluginRegistry.PluginRegistry.layer(plugins))
+/**
+ * Services every command may use: the artifact store (ROUTELLM_CACHE_DIR) and
+ * the registry of shipped plugins. The plugin modules are imported only when a
+ * command builds this layer, so `--help` never loads them.
+ */
+export const layer = Layer.mergeAll(
+  ArtifactStore.ArtifactStore.layer,
+  Layer.unwrap(Effect.promise(() => import("./Registry.ts")).pipe(Effect.map(({ plugins }) => PluginRegistry.PluginRegistry.layer(plugins))))
+)
 
 /** Print a failure as `error: ...` and set exit code 1, so scripts can rely on it. */
 export const reportFailure = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A | void, never, R> =>
@@ -21,7 +27,7 @@ export const reportFailure = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.E
           ? Errors.format(failure.error)
           : cause.reasons.some((reason) => reason._tag === "Interrupt")
           ? "interrupted"
-          : String(cause)
+          : Cause.pretty(cause)
         yield* Console.error(`error: ${message}`)
         process.exitCode = 1
       })

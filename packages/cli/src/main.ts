@@ -1,20 +1,33 @@
 #!/usr/bin/env node
 /**
- * The `routellm` command line.
+ * The `routellm` command line. Start-up loads only the command definitions:
+ * each command imports its handler, the plugin registry and native modules
+ * when it runs (see scripts/bundle.mjs for how the shipped binary is built).
  */
+import { PackageImport } from "@routellm/core/PluginRegistry"
 import { Effect, Layer } from "effect"
 import { Command } from "effect/cli"
-import { layer } from "./Cli.ts"
 import { commands } from "./Commands.ts"
 import * as NodePlatform from "./internal/NodePlatform.ts"
+import * as Output from "./internal/Output.ts"
+import * as PluginHost from "./internal/PluginHost.ts"
 
 const root = Command.make("routellm").pipe(
   Command.withDescription("Route LLM queries between strong and weak models: train, evaluate, calibrate and serve routers"),
   Command.withSubcommands(commands)
 )
 
-root.pipe(
-  Command.run({ version: "0.1.0" }),
-  Effect.provide(Layer.mergeAll(NodePlatform.layer, layer)),
-  NodePlatform.runMain
-)
+const names = commands.map((command) => command.name)
+const unknown = Output.unknownCommand(process.argv.slice(2), names)
+
+if (unknown !== undefined) {
+  process.stderr.write(`${Output.unknownCommandMessage(unknown, names)}\n`)
+  process.exitCode = 1
+} else {
+  root.pipe(
+    Command.run({ version: "0.1.0" }),
+    Effect.provide(Layer.mergeAll(NodePlatform.layer, Output.presenter)),
+    Effect.provideService(PackageImport, PluginHost.importPackage),
+    NodePlatform.runMain
+  )
+}

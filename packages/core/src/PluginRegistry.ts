@@ -141,24 +141,36 @@ const resolvePackage = async (packageName: string, fromDirectory: string): Promi
 }
 
 /**
+ * How a plugin package's entry module is imported. A host that bundles
+ * `effect` and `@routellm/*` (the CLI) replaces it so that the package shares
+ * the host's instances of them instead of loading second copies.
+ */
+export const PackageImport = Context.Reference<(url: string) => Promise<Record<string, unknown>>>("@routellm/core/PluginRegistry/PackageImport", {
+  defaultValue: () => (url) => import(url)
+})
+
+/**
  * Load third-party plugins by package name. The package exports `plugins`
  * (an array of plugin values) or a default export that is one.
  */
 export const loadPackage = (packageName: string, fromDirectory: string) =>
-  Effect.tryPromise({
-    try: async () => {
-      // The pipeline's directory first, then the working directory (a pipeline kept outside the project).
-      const entry = await resolvePackage(packageName, fromDirectory).catch(() => resolvePackage(packageName, process.cwd()))
-      const module = await import(pathToFileURL(entry).href)
-      const exported: unknown = module.plugins ?? module.default?.plugins ?? module.default
-      const list = Array.isArray(exported) ? exported : [exported]
-      const plugins = list.filter(isPlugin)
-      if (plugins.length === 0 || plugins.length !== list.length) {
-        throw new Error("the package must export `plugins`: an array of plugin values ({ id, kind, version, config, ... })")
-      }
-      return plugins
-    },
-    catch: (cause) => new PluginLoadError({ packageName, reason: cause instanceof Error ? cause.message : String(cause) })
+  Effect.gen(function*() {
+    const importPackage = yield* PackageImport
+    return yield* Effect.tryPromise({
+      try: async () => {
+        // The pipeline's directory first, then the working directory (a pipeline kept outside the project).
+        const entry = await resolvePackage(packageName, fromDirectory).catch(() => resolvePackage(packageName, process.cwd()))
+        const module: any = await importPackage(pathToFileURL(entry).href)
+        const exported: unknown = module.plugins ?? module.default?.plugins ?? module.default
+        const list = Array.isArray(exported) ? exported : [exported]
+        const plugins = list.filter(isPlugin)
+        if (plugins.length === 0 || plugins.length !== list.length) {
+          throw new Error("the package must export `plugins`: an array of plugin values ({ id, kind, version, config, ... })")
+        }
+        return plugins
+      },
+      catch: (cause) => new PluginLoadError({ packageName, reason: cause instanceof Error ? cause.message : String(cause) })
+    })
   })
 
 type Built<A> = Effect.Effect<A, Plugin.Failure | UnknownPluginError | ConfigError, PluginRegistry | Plugin.Services | Scope.Scope>

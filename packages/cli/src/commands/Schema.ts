@@ -1,11 +1,13 @@
-import { Pipeline } from "@routellm/core"
-import { Console, Effect, Schema } from "effect"
+/** `routellm schema`: its flags and help; the work is in ../handlers/Schema.ts, loaded when it runs. */
+import { Effect } from "effect"
 import { Command } from "effect/cli"
+
+export const flags = {}
+
+export type Flags = Command.Command.Config.Infer<typeof flags>
 
 export const command = Command.make(
   "schema",
-  {},
-  Effect.fn(function*() {
-    yield* Console.log(JSON.stringify(Schema.toJsonSchemaDocument(Pipeline.PipelineFile).schema, null, 2))
-  })
+  flags,
+  (input) => Effect.flatMap(Effect.promise(() => import("../handlers/Schema.ts")), (handler) => handler.handle(input))
 ).pipe(Command.withDescription("Print the JSON Schema of the pipeline file format (for editor completion)"))

@@ -1,23 +1,18 @@
-import { Pipeline } from "@routellm/core"
-import { Console, Effect } from "effect"
+/** `routellm validate`: its flags and help; the work is in ../handlers/Validate.ts, loaded when it runs. */
+import { Effect } from "effect"
 import { Argument, Command } from "effect/cli"
-import { reportFailure } from "../Cli.ts"
+
+export const flags = {
+  files: Argument.String("pipeline.yaml").pipe(
+    Argument.withDescription("Pipeline files to check"),
+    Argument.atLeast(1)
+  )
+}
+
+export type Flags = Command.Command.Config.Infer<typeof flags>
 
 export const command = Command.make(
   "validate",
-  {
-    files: Argument.String("pipeline.yaml").pipe(
-      Argument.withDescription("Pipeline files to check"),
-      Argument.atLeast(1)
-    )
-  },
-  Effect.fn(function*({ files }) {
-    for (const file of files) {
-      yield* reportFailure(Effect.gen(function*() {
-        const loaded = yield* Pipeline.load(file)
-        const { resolved } = yield* Pipeline.resolve(loaded)
-        yield* Console.log(`ok: ${file} (${resolved.steps.length} steps: ${resolved.steps.map((step) => step.id).join(" -> ")})`)
-      }))
-    }
-  })
+  flags,
+  (input) => Effect.flatMap(Effect.promise(() => import("../handlers/Validate.ts")), (handler) => handler.handle(input))
 ).pipe(Command.withDescription("Check pipeline files: YAML, plugin ids, each step's config, needs and cycles"))
