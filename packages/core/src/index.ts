@@ -2,6 +2,7 @@
  * @routellm/core: the contracts (Router, Dataset, Augmenter, Metric, Embedder,
  * Benchmark, ArtifactStore), shared records, plugins and the pipeline engine.
  */
+export * as Adam from "./Adam.ts"
 export * as ArtifactStore from "./ArtifactStore.ts"
 export * as Augmenter from "./Augmenter.ts"
 export * as Battles from "./Battles.ts"
@@ -24,3 +25,4 @@ export * as RandomRouter from "./RandomRouter.ts"
 export * as Records from "./Records.ts"
 export * as Router from "./Router.ts"
 export * as Settings from "./Settings.ts"
+export * as Simd from "./Simd.ts"
