@@ -6,7 +6,7 @@
  * a few million multiply-adds per epoch, far below what a tensor runtime's
  * setup costs here).
  */
-import { Matrix, Random } from "@routellm/core"
+import { Adam, Matrix, Random } from "@routellm/core"
 
 export interface Head {
   readonly dimensions: number
@@ -199,13 +199,12 @@ export const train = (
   const priorTotal = prior.reduce((sum, value) => sum + value, 0)
   for (let label = 0; label < labels; label++) parameters.bias[label] = Math.log(prior[label]! / priorTotal)
 
-  const size = labels * d + labels
-  const m = new Float64Array(size)
-  const v = new Float64Array(size)
-  const beta1 = 0.9
-  const beta2 = 0.999
-  let step = 0
   const gradient = { weights: new Float64Array(labels * d), bias: new Float64Array(labels) }
+  // L2 on the weights only, not the bias
+  const adam = Adam.make([
+    { values: parameters.weights, gradients: gradient.weights, weightDecay: options.l2 },
+    { values: parameters.bias, gradients: gradient.bias, weightDecay: 0 }
+  ], { learningRate: options.learningRate })
 
   const snapshot = () => ({ weights: Float32Array.from(parameters.weights), bias: Float32Array.from(parameters.bias) })
   const evaluate = (rows: ArrayLike<number>) => pass(parameters, x, d, labels, targets, weights, rows)
@@ -225,21 +224,7 @@ export const train = (
       trainLoss += result.loss * result.weightSum
       trainWeight += result.weightSum
       if (result.weightSum === 0) continue
-      step++
-      const scale = 1 / result.weightSum
-      const correction1 = 1 - Math.pow(beta1, step)
-      const correction2 = 1 - Math.pow(beta2, step)
-      for (let index = 0; index < size; index++) {
-        const isBias = index >= labels * d
-        const value = isBias ? parameters.bias[index - labels * d]! : parameters.weights[index]!
-        const g = (isBias ? gradient.bias[index - labels * d]! : gradient.weights[index]!) * scale +
-          (isBias ? 0 : options.l2 * value)
-        m[index] = beta1 * m[index]! + (1 - beta1) * g
-        v[index] = beta2 * v[index]! + (1 - beta2) * g * g
-        const update = options.learningRate * (m[index]! / correction1) / (Math.sqrt(v[index]! / correction2) + 1e-8)
-        if (isBias) parameters.bias[index - labels * d]! -= update
-        else parameters.weights[index]! -= update
-      }
+      adam.step(1 / result.weightSum)
     }
     const held = validation.length > 0 ? evaluate(validation) : evaluate(training)
     history.push({
