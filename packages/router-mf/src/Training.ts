@@ -6,16 +6,26 @@
  * RouteLLM: ties may count as half a win each way, the validation split is
  * seeded, and training stops early when validation loss stops improving.
  *
- * The engine is the hand-written typed-array implementation in Model.ts:
- * measured faster than TF.js (WASM backend) for this model on this machine
- * (bench/mf.ts prints both).
+ * Two engines run the same model, loss and optimiser:
+ * - "onnx" (default): internal/OnnxEngine.ts, the two matrix products of a
+ *   step on onnxruntime, noise, gathering and Adam as WebAssembly SIMD
+ *   kernels, float32 state (as torch keeps it);
+ * - "javascript": the previous typed-array engine of Model.ts (float64
+ *   accumulation and Adam moments), kept as the baseline bench/mf.ts
+ *   measures against and for runtimes without onnxruntime.
+ * Both are deterministic for a seed; they draw different noise, so their
+ * models differ by the noise of training, not in quality.
  */
-import { Matrix, ModelAliases, Progress, Random, type Records } from "@routellm/core"
+import { Adam, Matrix, ModelAliases, Progress, Random, type Records } from "@routellm/core"
 import { Effect, Schema } from "effect"
+import * as OnnxEngine from "./internal/OnnxEngine.ts"
 import * as Model from "./Model.ts"
 
 export const TiePolicy = Schema.Literals(["drop", "half"])
 export type TiePolicy = typeof TiePolicy.Type
+
+export const Engine = Schema.Literals(["onnx", "javascript"])
+export type Engine = typeof Engine.Type
 
 export interface Options {
   readonly dimensions: number
@@ -31,6 +41,8 @@ export interface Options {
   readonly validationFraction: number
   readonly seed: number
   readonly ties: TiePolicy
+  /** The training engine (default "onnx"; see the module comment). */
+  readonly engine?: Engine | undefined
 }
 
 export const defaults: Options = {
@@ -43,7 +55,8 @@ export const defaults: Options = {
   patience: 5,
   validationFraction: 0.05,
   seed: 42,
-  ties: "drop"
+  ties: "drop",
+  engine: "onnx"
 }
 
 /** Battles as index arrays: `first` should beat `second` with probability `target`. */
@@ -169,71 +182,37 @@ export interface Result {
   readonly battlesPerSecond: number
 }
 
-/** Adam with L2 weight decay added to the gradient, as torch.optim.Adam(weight_decay=...). */
-const makeAdam = (parameters: Model.Parameters, options: Options) => {
-  const beta1 = 0.9
-  const beta2 = 0.999
-  const epsilon = 1e-8
-  const slots = [parameters.modelEmbeddings, parameters.projection, parameters.classifier].map((values) => ({
-    values,
-    first: new Float64Array(values.length),
-    second: new Float64Array(values.length)
-  }))
-  let step = 0
-  return (gradients: Model.Gradients) => {
-    step++
-    const correction1 = 1 - beta1 ** step
-    const correction2 = 1 - beta2 ** step
-    const stepSize = options.learningRate / correction1
-    const grads = [gradients.modelEmbeddings, gradients.projection, gradients.classifier]
-    slots.forEach((slot, index) => {
-      const gradient = grads[index]!
-      const { values, first, second } = slot
-      const decay = options.weightDecay
-      for (let i = 0; i < values.length; i++) {
-        const g = gradient[i]! + decay * values[i]!
-        const m = first[i] = beta1 * first[i]! + (1 - beta1) * g
-        const v = second[i] = beta2 * second[i]! + (1 - beta2) * g * g
-        values[i] = values[i]! - stepSize * m / (Math.sqrt(v / correction2) + epsilon)
-      }
-    })
-  }
-}
-
-/** Validation loss (mean BCE, no noise) and accuracy (share of decisive battles whose winner scores higher). */
+/**
+ * Validation loss (mean BCE, no noise) and accuracy (share of decisive
+ * battles whose winner scores higher). The logit of a battle is
+ * (v_first − v_second) · x with the scoring vectors v_m = Wᵀ(w ⊙ normalize(P_m)),
+ * computed once: the same value as the forward pass, without projecting
+ * every battle's prompt.
+ */
 export const evaluate = (parameters: Model.Parameters, examples: Examples, embeddings: Matrix.Matrix) => {
-  const batchSize = 1024
   const t = parameters.textDimensions
-  const workspace = Model.makeWorkspace(parameters, batchSize)
-  const { rows: normalized } = Model.normalizedModelEmbeddings(parameters)
-  const inputs = new Float32Array(batchSize * t)
-  const logits = new Float64Array(batchSize)
+  if (embeddings.columns !== t) {
+    throw new RangeError(`prompt embeddings have ${embeddings.columns} dimensions, the model expects ${t}`)
+  }
+  const vectors = Model.scoringVectors(parameters).data
+  const data = embeddings.data
   let lossSum = 0
   let weightSum = 0
   let correct = 0
   let decisive = 0
-  for (let start = 0; start < examples.count; start += batchSize) {
-    const size = Math.min(batchSize, examples.count - start)
-    for (let b = 0; b < size; b++) inputs.set(Matrix.row(embeddings, examples.prompt[start + b]!), b * t)
-    const batch: Model.Batch = {
-      size,
-      first: examples.first.subarray(start, start + size),
-      second: examples.second.subarray(start, start + size),
-      target: examples.target.subarray(start, start + size),
-      weight: examples.weight.subarray(start, start + size),
-      inputs
-    }
-    Model.batchLogits(parameters, normalized, batch, workspace, logits)
-    for (let b = 0; b < size; b++) {
-      const logit = logits[b]!
-      const target = batch.target[b]!
-      const weight = batch.weight[b]!
-      lossSum += weight * (Model.softplus(logit) - target * logit)
-      weightSum += weight
-      if (target === 1) {
-        decisive++
-        if (logit > 0) correct++
-      }
+  for (let i = 0; i < examples.count; i++) {
+    const f = examples.first[i]! * t
+    const s = examples.second[i]! * t
+    const x = examples.prompt[i]! * t
+    let logit = 0
+    for (let j = 0; j < t; j++) logit += (vectors[f + j]! - vectors[s + j]!) * data[x + j]!
+    const target = examples.target[i]!
+    const weight = examples.weight[i]!
+    lossSum += weight * (Model.softplus(logit) - target * logit)
+    weightSum += weight
+    if (target === 1) {
+      decisive++
+      if (logit > 0) correct++
     }
   }
   return {
@@ -241,6 +220,80 @@ export const evaluate = (parameters: Model.Parameters, examples: Examples, embed
     accuracy: decisive > 0 ? correct / decisive : Number.NaN
   }
 }
+
+/** A training engine: Adam steps over batches of an epoch's order, on live parameters. */
+interface Runner {
+  readonly parameters: Model.Parameters
+  readonly trainBatches: (order: Int32Array, fromBatch: number, toBatch: number) => Effect.Effect<number>
+  readonly release: Effect.Effect<void>
+}
+
+/** The previous engine: Model.batchLossAndGradients per batch, noise and shuffles from one generator. */
+const javascriptRunner = (parameters: Model.Parameters, trainSet: Examples, embeddings: Matrix.Matrix, options: Options, generator: Random.Generator): Runner => {
+  const batchSize = Math.max(1, options.batchSize)
+  const t = embeddings.columns
+  const workspace = Model.makeWorkspace(parameters, batchSize)
+  const gradients = Model.zeroGradients(parameters)
+  const adam = Adam.make([
+    { values: parameters.modelEmbeddings, gradients: gradients.modelEmbeddings, weightDecay: options.weightDecay },
+    { values: parameters.projection, gradients: gradients.projection, weightDecay: options.weightDecay },
+    { values: parameters.classifier, gradients: gradients.classifier, weightDecay: options.weightDecay }
+  ], { learningRate: options.learningRate })
+  const inputs = new Float32Array(batchSize * t)
+  const first = new Int32Array(batchSize)
+  const second = new Int32Array(batchSize)
+  const target = new Float32Array(batchSize)
+  const weight = new Float32Array(batchSize)
+  return {
+    parameters,
+    release: Effect.void,
+    trainBatches: (order, fromBatch, toBatch) =>
+      Effect.sync(() => {
+        let lossSum = 0
+        for (let batchIndex = fromBatch; batchIndex < toBatch; batchIndex++) {
+          const start = batchIndex * batchSize
+          const size = Math.min(batchSize, trainSet.count - start)
+          for (let b = 0; b < size; b++) {
+            const example = order[start + b]!
+            first[b] = trainSet.first[example]!
+            second[b] = trainSet.second[example]!
+            target[b] = trainSet.target[example]!
+            weight[b] = trainSet.weight[example]!
+            const source = embeddings.data
+            const sourceOffset = trainSet.prompt[example]! * t
+            const targetOffset = b * t
+            if (options.noise > 0) {
+              for (let j = 0; j < t; j++) inputs[targetOffset + j] = source[sourceOffset + j]! + options.noise * generator.normal()
+            } else {
+              inputs.set(source.subarray(sourceOffset, sourceOffset + t), targetOffset)
+            }
+          }
+          const batch: Model.Batch = { size, first, second, target, weight, inputs }
+          lossSum += Model.batchLossAndGradients(parameters, batch, workspace, gradients) * size
+          adam.step()
+        }
+        return lossSum
+      })
+  }
+}
+
+const onnxRunner = (parameters: Model.Parameters, trainSet: Examples, embeddings: Matrix.Matrix, options: Options) =>
+  Effect.map(
+    Effect.promise(() =>
+      OnnxEngine.make(parameters, embeddings, {
+        learningRate: options.learningRate,
+        weightDecay: options.weightDecay,
+        noise: options.noise,
+        batchSize: options.batchSize,
+        noiseSeed: options.seed + 3
+      })
+    ),
+    (engine): Runner => ({
+      parameters: engine.parameters,
+      release: Effect.promise(() => engine.release()),
+      trainBatches: (order, fromBatch, toBatch) => Effect.promise(() => engine.trainBatches(trainSet, order, trainSet.count, fromBatch, toBatch))
+    })
+  )
 
 /**
  * Train on examples whose prompt rows index `embeddings`. Deterministic for a
@@ -253,19 +306,27 @@ export const train = Effect.fn("Training.train")(function*(
   options: Options
 ) {
   const started = performance.now()
-  const parameters = Model.initialize(modelIds, options.dimensions, embeddings.columns, options.seed)
+  const initial = Model.initialize(modelIds, options.dimensions, embeddings.columns, options.seed)
   const { train: trainSet, validation } = split(examples, options.validationFraction, options.seed + 1)
   const generator = Random.make(options.seed + 2)
-  const adam = makeAdam(parameters, options)
+  const engine = options.engine ?? "onnx"
+  const acquire = engine === "onnx"
+    ? onnxRunner(initial, trainSet, embeddings, options)
+    : Effect.sync(() => javascriptRunner(initial, trainSet, embeddings, options, generator))
+  return yield* Effect.acquireUseRelease(acquire, (runner) => epochs(runner, trainSet, validation, embeddings, options, generator, started), (runner) => runner.release)
+})
+
+const epochs = Effect.fnUntraced(function*(
+  runner: Runner,
+  trainSet: Examples,
+  validation: Examples,
+  embeddings: Matrix.Matrix,
+  options: Options,
+  generator: Random.Generator,
+  started: number
+) {
+  const parameters = runner.parameters
   const batchSize = Math.max(1, options.batchSize)
-  const t = embeddings.columns
-  const workspace = Model.makeWorkspace(parameters, batchSize)
-  const gradients = Model.zeroGradients(parameters)
-  const inputs = new Float32Array(batchSize * t)
-  const first = new Int32Array(batchSize)
-  const second = new Int32Array(batchSize)
-  const target = new Float32Array(batchSize)
-  const weight = new Float32Array(batchSize)
   const order = Int32Array.from({ length: trainSet.count }, (_, index) => index)
   const history: Array<EpochRecord> = []
   let best: Model.Parameters = Model.clone(parameters)
@@ -298,34 +359,8 @@ export const train = Effect.fn("Training.train")(function*(
     let lossSum = 0
     for (let sliceStart = 0; sliceStart < batchesPerEpoch; sliceStart += batchesPerSlice) {
       const sliceEnd = Math.min(batchesPerEpoch, sliceStart + batchesPerSlice)
-      const processed = yield* Effect.sync(() => {
-        let count = 0
-        for (let batchIndex = sliceStart; batchIndex < sliceEnd; batchIndex++) {
-          const start = batchIndex * batchSize
-          const size = Math.min(batchSize, trainSet.count - start)
-          for (let b = 0; b < size; b++) {
-            const example = order[start + b]!
-            first[b] = trainSet.first[example]!
-            second[b] = trainSet.second[example]!
-            target[b] = trainSet.target[example]!
-            weight[b] = trainSet.weight[example]!
-            const source = embeddings.data
-            const sourceOffset = trainSet.prompt[example]! * t
-            const targetOffset = b * t
-            if (options.noise > 0) {
-              for (let j = 0; j < t; j++) inputs[targetOffset + j] = source[sourceOffset + j]! + options.noise * generator.normal()
-            } else {
-              inputs.set(source.subarray(sourceOffset, sourceOffset + t), targetOffset)
-            }
-          }
-          const batch: Model.Batch = { size, first, second, target, weight, inputs }
-          lossSum += Model.batchLossAndGradients(parameters, batch, workspace, gradients) * size
-          adam(gradients)
-          count += size
-        }
-        return count
-      })
-      yield* progress.advance(processed)
+      lossSum += yield* runner.trainBatches(order, sliceStart, sliceEnd)
+      yield* progress.advance(Math.min(trainSet.count, sliceEnd * batchSize) - sliceStart * batchSize)
       // let other fibers (concurrent pipeline steps, servers) run between slices
       yield* Effect.yieldNow
     }
