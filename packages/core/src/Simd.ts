@@ -46,7 +46,9 @@ export interface Arena {
 export const arena = (bytes: number): Arena => {
   const pages = Math.max(1, Math.ceil((bytes + 4096) / 65536))
   // Without WebAssembly a plain buffer serves the JavaScript twins.
-  const memory: Memory = WebAssemblyApi === undefined ? { buffer: new ArrayBuffer(pages * 65536) } : new WebAssemblyApi.Memory({ initial: pages, maximum: pages })
+  const memory: Memory = WebAssemblyApi === undefined
+    ? { buffer: new ArrayBuffer(pages * 65536) }
+    : new WebAssemblyApi.Memory({ initial: pages, maximum: pages })
   let next = 0
   const take = (byteLength: number) => {
     const start = next
@@ -135,7 +137,7 @@ const c = {
 // ---------------------------------------------------------------------------
 // The kernels in WebAssembly
 
-const loopBytes = (counter: number, end: number, step: number, body: ReadonlyArray<number | ReadonlyArray<number>>) => [
+const loopBytes = (counter: number, end: number, step: number, body: ReadonlyArray<Wasm.Code>): Array<Wasm.Code> => [
   op.block,
   op.loop,
   op.get(counter),
@@ -166,26 +168,28 @@ const adamFunction: Wasm.Function = (() => {
     parameters: [Wasm.i32, Wasm.i32, Wasm.i32, Wasm.i32, Wasm.i32, ...Array(10).fill(Wasm.f32)],
     locals: [[1, Wasm.i32], [14, Wasm.v128]],
     body: [
-      ...Array.from({ length: 10 }, (_, k) => [...op.get(scale + k), ...op.f32x4Splat, ...op.set(splats + k)]),
+      Array.from({ length: 10 }, (_, k) => [op.get(scale + k), op.f32x4Splat, op.set(splats + k)]),
       ...loopBytes(i, end, 16, [
-        op.get(values), op.get(i), op.i32Add, op.v128Load(), op.set(value),
+        [op.get(values), op.get(i), op.i32Add, op.v128Load(), op.set(value)],
         // g = gradient·scale + decay·value
-        op.get(gradients), op.get(i), op.i32Add, op.v128Load(), splat(scale), op.f32x4Mul,
-        splat(decay), op.get(value), op.f32x4Mul, op.f32x4Add, op.set(g),
+        [op.get(gradients), op.get(i), op.i32Add, op.v128Load(), splat(scale), op.f32x4Mul],
+        [splat(decay), op.get(value), op.f32x4Mul, op.f32x4Add, op.set(g)],
         // m = β1·m + (1−β1)·g
-        op.get(first), op.get(i), op.i32Add,
-        splat(beta1), op.get(first), op.get(i), op.i32Add, op.v128Load(), op.f32x4Mul,
-        splat(oneMinusBeta1), op.get(g), op.f32x4Mul, op.f32x4Add, op.tee(m), op.v128Store(),
+        [op.get(first), op.get(i), op.i32Add],
+        [splat(beta1), op.get(first), op.get(i), op.i32Add, op.v128Load(), op.f32x4Mul],
+        [splat(oneMinusBeta1), op.get(g), op.f32x4Mul, op.f32x4Add, op.tee(m), op.v128Store()],
         // v = β2·v + ((1−β2)·g)·g
-        op.get(second), op.get(i), op.i32Add,
-        splat(beta2), op.get(second), op.get(i), op.i32Add, op.v128Load(), op.f32x4Mul,
-        splat(oneMinusBeta2), op.get(g), op.f32x4Mul, op.get(g), op.f32x4Mul, op.f32x4Add, op.tee(v), op.v128Store(),
+        [op.get(second), op.get(i), op.i32Add],
+        [splat(beta2), op.get(second), op.get(i), op.i32Add, op.v128Load(), op.f32x4Mul],
+        [splat(oneMinusBeta2), op.get(g), op.f32x4Mul, op.get(g), op.f32x4Mul, op.f32x4Add, op.tee(v), op.v128Store()],
         // value −= (lr·(m / c1)) / (sqrt(v / c2) + ε)
-        op.get(values), op.get(i), op.i32Add,
+        [op.get(values), op.get(i), op.i32Add],
         op.get(value),
-        splat(learningRate), op.get(m), splat(correction1), op.f32x4Div, op.f32x4Mul,
-        op.get(v), splat(correction2), op.f32x4Div, op.f32x4Sqrt, splat(epsilon), op.f32x4Add,
-        op.f32x4Div, op.f32x4Sub, op.v128Store()
+        [splat(learningRate), op.get(m), splat(correction1), op.f32x4Div, op.f32x4Mul],
+        [op.get(v), splat(correction2), op.f32x4Div, op.f32x4Sqrt, splat(epsilon), op.f32x4Add],
+        op.f32x4Div,
+        op.f32x4Sub,
+        op.v128Store()
       ])
     ]
   }
@@ -194,70 +198,80 @@ const adamFunction: Wasm.Function = (() => {
 const normalsFunction: Wasm.Function = (() => {
   const [out, end, statePointer, scale] = [0, 1, 2, 3]
   const i = 4
-  const [x, y, z, w, t, o1, o2, e, m, mask, s, s2, r, phi, phi2, sine, cosine, q, a, b, scale4] = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25] as const
+  const [x, y, z, w, t, o1, o2] = [5, 6, 7, 8, 9, 10, 11] as const
+  const [e, m, mask, s, s2, r, phi] = [12, 13, 14, 15, 16, 17, 18] as const
+  const [phi2, sine, cosine, q, a, b, scale4] = [19, 20, 21, 22, 23, 24, 25] as const
   const f = op.f32x4Const
   const step = (into: number) => [
     // xorshift128 per lane: t = x ^ (x << 11); x, y, z = y, z, w; w = w ^ (w >>> 19) ^ t ^ (t >>> 8)
-    op.get(x), op.get(x), op.i32Const(11), op.i32x4Shl, op.v128Xor, op.set(t),
-    op.get(y), op.set(x), op.get(z), op.set(y), op.get(w), op.set(z),
-    op.get(w), op.get(w), op.i32Const(19), op.i32x4ShrU, op.v128Xor,
-    op.get(t), op.get(t), op.i32Const(8), op.i32x4ShrU, op.v128Xor, op.v128Xor, op.tee(w),
-    op.i32x4Const(c.multiplier), op.i32x4Mul, op.set(into)
+    [op.get(x), op.get(x), op.i32Const(11), op.i32x4Shl, op.v128Xor, op.set(t)],
+    [op.get(y), op.set(x), op.get(z), op.set(y), op.get(w), op.set(z)],
+    [op.get(w), op.get(w), op.i32Const(19), op.i32x4ShrU, op.v128Xor],
+    [op.get(t), op.get(t), op.i32Const(8), op.i32x4ShrU, op.v128Xor, op.v128Xor, op.tee(w)],
+    [op.i32x4Const(c.multiplier), op.i32x4Mul, op.set(into)]
   ]
   return {
     name: "normals",
     parameters: [Wasm.i32, Wasm.i32, Wasm.i32, Wasm.f32],
     locals: [[1, Wasm.i32], [21, Wasm.v128]],
     body: [
-      op.get(statePointer), op.v128Load(0), op.set(x),
-      op.get(statePointer), op.v128Load(16), op.set(y),
-      op.get(statePointer), op.v128Load(32), op.set(z),
-      op.get(statePointer), op.v128Load(48), op.set(w),
-      op.get(scale), op.f32x4Splat, op.set(scale4),
+      [op.get(statePointer), op.v128Load(0), op.set(x)],
+      [op.get(statePointer), op.v128Load(16), op.set(y)],
+      [op.get(statePointer), op.v128Load(32), op.set(z)],
+      [op.get(statePointer), op.v128Load(48), op.set(w)],
+      [op.get(scale), op.f32x4Splat, op.set(scale4)],
       ...loopBytes(i, end, 32, [
         ...step(o1),
         ...step(o2),
         // u = ((o1 >>> 8) + 1)·2^-24 in (0, 1]; reuse m for u
-        op.get(o1), op.i32Const(8), op.i32x4ShrU, op.f32x4ConvertI32x4S, f(1), op.f32x4Add, f(c.unit), op.f32x4Mul, op.set(m),
+        [op.get(o1), op.i32Const(8), op.i32x4ShrU, op.f32x4ConvertI32x4S, f(1), op.f32x4Add, f(c.unit), op.f32x4Mul, op.set(m)],
         // u = 2^e · m with m in [sqrt(1/2), sqrt(2))
-        op.get(m), op.i32Const(23), op.i32x4ShrU, op.i32x4Const(127), op.i32x4Sub, op.set(e),
-        op.get(m), op.i32x4Const(0x7fffff), op.v128And, op.i32x4Const(0x3f800000), op.v128Or, op.set(m),
-        op.get(m), f(c.sqrt2), op.f32x4Gt, op.set(mask),
-        op.get(m), f(0.5), op.f32x4Mul, op.get(m), op.get(mask), op.v128Bitselect, op.set(m),
-        op.get(e), op.get(mask), op.i32x4Sub, op.f32x4ConvertI32x4S, op.set(e),
+        [op.get(m), op.i32Const(23), op.i32x4ShrU, op.i32x4Const(127), op.i32x4Sub, op.set(e)],
+        [op.get(m), op.i32x4Const(0x7fffff), op.v128And, op.i32x4Const(0x3f800000), op.v128Or, op.set(m)],
+        [op.get(m), f(c.sqrt2), op.f32x4Gt, op.set(mask)],
+        [op.get(m), f(0.5), op.f32x4Mul, op.get(m), op.get(mask), op.v128Bitselect, op.set(m)],
+        [op.get(e), op.get(mask), op.i32x4Sub, op.f32x4ConvertI32x4S, op.set(e)],
         // log m = 2·atanh(s), s = (m − 1)/(m + 1)
-        op.get(m), f(1), op.f32x4Sub, op.get(m), f(1), op.f32x4Add, op.f32x4Div, op.set(s),
-        op.get(s), op.get(s), op.f32x4Mul, op.set(s2),
-        op.get(s2), f(c.log9), op.f32x4Mul, f(c.log7), op.f32x4Add, op.get(s2), op.f32x4Mul, f(c.log5), op.f32x4Add,
-        op.get(s2), op.f32x4Mul, f(c.log3), op.f32x4Add, op.get(s2), op.f32x4Mul,
-        op.get(s), op.f32x4Mul, op.get(s), op.f32x4Add, op.set(s),
+        [op.get(m), f(1), op.f32x4Sub, op.get(m), f(1), op.f32x4Add, op.f32x4Div, op.set(s)],
+        [op.get(s), op.get(s), op.f32x4Mul, op.set(s2)],
+        [op.get(s2), f(c.log9), op.f32x4Mul, f(c.log7), op.f32x4Add, op.get(s2), op.f32x4Mul, f(c.log5), op.f32x4Add],
+        [op.get(s2), op.f32x4Mul, f(c.log3), op.f32x4Add, op.get(s2), op.f32x4Mul],
+        [op.get(s), op.f32x4Mul, op.get(s), op.f32x4Add, op.set(s)],
         // log u = (2s(1+p) + e·ln2Low) + e·ln2High; r = sqrt(−2 log u)
-        op.get(s), op.get(s), op.f32x4Add, op.get(e), f(c.ln2Low), op.f32x4Mul, op.f32x4Add,
-        op.get(e), f(c.ln2High), op.f32x4Mul, op.f32x4Add,
-        f(-2), op.f32x4Mul, op.f32x4Sqrt, op.get(scale4), op.f32x4Mul, op.set(r),
+        [op.get(s), op.get(s), op.f32x4Add, op.get(e), f(c.ln2Low), op.f32x4Mul, op.f32x4Add],
+        [op.get(e), f(c.ln2High), op.f32x4Mul, op.f32x4Add],
+        [f(-2), op.f32x4Mul, op.f32x4Sqrt, op.get(scale4), op.f32x4Mul, op.set(r)],
         // angle: quadrant q from the top two bits, φ in [−π/4, π/4) from the next 24
-        op.get(o2), op.i32Const(30), op.i32x4ShrU, op.set(q),
-        op.get(o2), op.i32Const(6), op.i32x4ShrU, op.i32x4Const(0xffffff), op.v128And, op.f32x4ConvertI32x4S, f(c.unit), op.f32x4Mul,
-        f(0.5), op.f32x4Sub, f(c.halfPi), op.f32x4Mul, op.set(phi),
-        op.get(phi), op.get(phi), op.f32x4Mul, op.set(phi2),
-        op.get(phi2), f(c.sin9), op.f32x4Mul, f(c.sin7), op.f32x4Add, op.get(phi2), op.f32x4Mul, f(c.sin5), op.f32x4Add,
-        op.get(phi2), op.f32x4Mul, f(c.sin3), op.f32x4Add, op.get(phi), op.get(phi2), op.f32x4Mul, op.f32x4Mul,
-        op.get(phi), op.f32x4Add, op.set(sine),
-        op.get(phi2), f(c.cos8), op.f32x4Mul, f(c.cos6), op.f32x4Add, op.get(phi2), op.f32x4Mul, f(c.cos4), op.f32x4Add,
-        op.get(phi2), op.f32x4Mul, f(c.cos2), op.f32x4Add, op.get(phi2), op.f32x4Mul, f(1), op.f32x4Add, op.set(cosine),
+        [op.get(o2), op.i32Const(30), op.i32x4ShrU, op.set(q)],
+        [op.get(o2), op.i32Const(6), op.i32x4ShrU, op.i32x4Const(0xffffff), op.v128And, op.f32x4ConvertI32x4S, f(c.unit), op.f32x4Mul],
+        [f(0.5), op.f32x4Sub, f(c.halfPi), op.f32x4Mul, op.set(phi)],
+        [op.get(phi), op.get(phi), op.f32x4Mul, op.set(phi2)],
+        [op.get(phi2), f(c.sin9), op.f32x4Mul, f(c.sin7), op.f32x4Add, op.get(phi2), op.f32x4Mul, f(c.sin5), op.f32x4Add],
+        [op.get(phi2), op.f32x4Mul, f(c.sin3), op.f32x4Add, op.get(phi), op.get(phi2), op.f32x4Mul, op.f32x4Mul],
+        [op.get(phi), op.f32x4Add, op.set(sine)],
+        [op.get(phi2), f(c.cos8), op.f32x4Mul, f(c.cos6), op.f32x4Add, op.get(phi2), op.f32x4Mul, f(c.cos4), op.f32x4Add],
+        [op.get(phi2), op.f32x4Mul, f(c.cos2), op.f32x4Add, op.get(phi2), op.f32x4Mul, f(1), op.f32x4Add, op.set(cosine)],
         // rotate (cos φ, sin φ) by q quarter turns
-        op.get(q), op.i32x4Const(1), op.v128And, op.i32x4Neg, op.set(mask),
-        op.get(sine), op.get(cosine), op.get(mask), op.v128Bitselect,
-        op.get(q), op.i32x4Const(1), op.i32x4Add, op.i32x4Const(2), op.v128And, op.i32Const(30), op.i32x4Shl, op.v128Xor, op.set(a),
-        op.get(cosine), op.get(sine), op.get(mask), op.v128Bitselect,
-        op.get(q), op.i32x4Const(2), op.v128And, op.i32Const(30), op.i32x4Shl, op.v128Xor, op.set(b),
-        op.get(out), op.get(i), op.i32Add, op.get(r), op.get(a), op.f32x4Mul, op.v128Store(0),
-        op.get(out), op.get(i), op.i32Add, op.get(r), op.get(b), op.f32x4Mul, op.v128Store(16)
+        [op.get(q), op.i32x4Const(1), op.v128And, op.i32x4Neg, op.set(mask)],
+        [op.get(sine), op.get(cosine), op.get(mask), op.v128Bitselect],
+        [op.get(q), op.i32x4Const(1), op.i32x4Add, op.i32x4Const(2), op.v128And, op.i32Const(30), op.i32x4Shl, op.v128Xor, op.set(a)],
+        [op.get(cosine), op.get(sine), op.get(mask), op.v128Bitselect],
+        [op.get(q), op.i32x4Const(2), op.v128And, op.i32Const(30), op.i32x4Shl, op.v128Xor, op.set(b)],
+        [op.get(out), op.get(i), op.i32Add, op.get(r), op.get(a), op.f32x4Mul, op.v128Store(0)],
+        op.get(out),
+        op.get(i),
+        op.i32Add,
+        op.get(r),
+        op.get(b),
+        op.f32x4Mul,
+        op.v128Store(16)
       ]),
-      op.get(statePointer), op.get(x), op.v128Store(0),
-      op.get(statePointer), op.get(y), op.v128Store(16),
-      op.get(statePointer), op.get(z), op.v128Store(32),
-      op.get(statePointer), op.get(w), op.v128Store(48)
+      [op.get(statePointer), op.get(x), op.v128Store(0)],
+      [op.get(statePointer), op.get(y), op.v128Store(16)],
+      [op.get(statePointer), op.get(z), op.v128Store(32)],
+      op.get(statePointer),
+      op.get(w),
+      op.v128Store(48)
     ]
   }
 })()
@@ -270,24 +284,26 @@ const addRowsFunction: Wasm.Function = (() => {
     parameters: [Wasm.i32, Wasm.i32, Wasm.i32, Wasm.i32, Wasm.i32],
     locals: [[7, Wasm.i32]],
     body: [
-      op.get(columns), op.i32Const(4), op.i32Mul, op.set(rowBytes),
-      op.get(columns), op.i32Const(-4), op.i32And, op.i32Const(4), op.i32Mul, op.set(vectorEnd),
-      op.get(rows), op.i32Const(4), op.i32Mul, op.set(rowEnd),
+      [op.get(columns), op.i32Const(4), op.i32Mul, op.set(rowBytes)],
+      [op.get(columns), op.i32Const(-4), op.i32And, op.i32Const(4), op.i32Mul, op.set(vectorEnd)],
+      [op.get(rows), op.i32Const(4), op.i32Mul, op.set(rowEnd)],
       ...loopBytes(row, rowEnd, 4, [
-        op.get(out), op.get(row), op.get(columns), op.i32Mul, op.i32Add, op.set(destination),
-        op.get(base), op.get(indices), op.get(row), op.i32Add, op.i32Load(), op.get(rowBytes), op.i32Mul, op.i32Add, op.set(source),
-        op.i32Const(0), op.set(j),
+        [op.get(out), op.get(row), op.get(columns), op.i32Mul, op.i32Add, op.set(destination)],
+        [op.get(base), op.get(indices), op.get(row), op.i32Add, op.i32Load(), op.get(rowBytes), op.i32Mul, op.i32Add, op.set(source)],
+        [op.i32Const(0), op.set(j)],
         ...loopBytes(j, vectorEnd, 16, [
-          op.get(destination), op.get(j), op.i32Add,
-          op.get(destination), op.get(j), op.i32Add, op.v128Load(),
-          op.get(source), op.get(j), op.i32Add, op.v128Load(),
-          op.f32x4Add, op.v128Store()
+          [op.get(destination), op.get(j), op.i32Add],
+          [op.get(destination), op.get(j), op.i32Add, op.v128Load()],
+          [op.get(source), op.get(j), op.i32Add, op.v128Load()],
+          op.f32x4Add,
+          op.v128Store()
         ]),
         ...loopBytes(j, rowBytes, 4, [
-          op.get(destination), op.get(j), op.i32Add,
-          op.get(destination), op.get(j), op.i32Add, op.f32Load(),
-          op.get(source), op.get(j), op.i32Add, op.f32Load(),
-          op.f32Add, op.f32Store()
+          [op.get(destination), op.get(j), op.i32Add],
+          [op.get(destination), op.get(j), op.i32Add, op.f32Load()],
+          [op.get(source), op.get(j), op.i32Add, op.f32Load()],
+          op.f32Add,
+          op.f32Store()
         ])
       ])
     ]

@@ -101,7 +101,12 @@ describe("Simd", () => {
     const n = 1000
     const generator = Random.make(4)
     const block = { values: arena.float32(n), gradients: arena.float32(n), first: arena.float32(n), second: arena.float32(n) }
-    const twin = { values: new Float32Array(block.values.length), gradients: new Float32Array(block.values.length), first: new Float32Array(block.values.length), second: new Float32Array(block.values.length) }
+    const twin = {
+      values: new Float32Array(block.values.length),
+      gradients: new Float32Array(block.values.length),
+      first: new Float32Array(block.values.length),
+      second: new Float32Array(block.values.length)
+    }
     const double = { values: new Float64Array(block.values.length), gradients: new Float64Array(block.values.length) }
     for (let i = 0; i < n; i++) twin.values[i] = block.values[i] = double.values[i] = Math.fround(generator.normal())
     const options = { learningRate: 0.01 }

@@ -229,7 +229,13 @@ interface Runner {
 }
 
 /** The previous engine: Model.batchLossAndGradients per batch, noise and shuffles from one generator. */
-const javascriptRunner = (parameters: Model.Parameters, trainSet: Examples, embeddings: Matrix.Matrix, options: Options, generator: Random.Generator): Runner => {
+const javascriptRunner = (
+  parameters: Model.Parameters,
+  trainSet: Examples,
+  embeddings: Matrix.Matrix,
+  options: Options,
+  generator: Random.Generator
+): Runner => {
   const batchSize = Math.max(1, options.batchSize)
   const t = embeddings.columns
   const workspace = Model.makeWorkspace(parameters, batchSize)
@@ -313,7 +319,11 @@ export const train = Effect.fn("Training.train")(function*(
   const acquire = engine === "onnx"
     ? onnxRunner(initial, trainSet, embeddings, options)
     : Effect.sync(() => javascriptRunner(initial, trainSet, embeddings, options, generator))
-  return yield* Effect.acquireUseRelease(acquire, (runner) => epochs(runner, trainSet, validation, embeddings, options, generator, started), (runner) => runner.release)
+  return yield* Effect.acquireUseRelease(
+    acquire,
+    (runner) => epochs(runner, trainSet, validation, embeddings, options, generator, started),
+    (runner) => runner.release
+  )
 })
 
 const epochs = Effect.fnUntraced(function*(

@@ -1,9 +1,9 @@
-import * as Fs from "node:fs"
-import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Matrix, Progress, Random, Simd } from "@routellm/core"
-import { Effect } from "effect"
 import { Model, Training } from "@routellm/router-mf"
+import { Effect } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import { trainDirectory } from "../../../test/support/SharedData.ts"
 import * as HashEmbedder from "./support/HashEmbedder.ts"
 

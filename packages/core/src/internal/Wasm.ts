@@ -88,24 +88,40 @@ export const op = {
   f32x4ConvertI32x4S: [0xfd, ...unsigned(0xfa)]
 } as const
 
+/** Instructions as nested arrays of bytes (flattened when encoded), so code can be grouped by line. */
+export type Code = number | ReadonlyArray<Code>
+
+const flatten = (code: Code, out: Array<number>): Array<number> => {
+  if (typeof code === "number") out.push(code)
+  else for (const part of code) flatten(part, out)
+  return out
+}
+
 export interface Function {
   readonly name: string
   readonly parameters: ReadonlyArray<ValueType>
   /** Extra locals after the parameters, as [count, type] runs. */
   readonly locals: ReadonlyArray<readonly [number, ValueType]>
   /** The body without its final `end`. */
-  readonly body: ReadonlyArray<number | ReadonlyArray<number>>
+  readonly body: ReadonlyArray<Code>
 }
 
 /** A module importing `env.memory` and exporting the functions (no results). */
 export const encode = (functions: ReadonlyArray<Function>): Uint8Array => {
   const types = functions.map((fn) => [0x60, ...vector(fn.parameters.map((type) => [type])), 0])
   const bodies = functions.map((fn) => {
-    const code = [...vector(fn.locals.map(([count, type]) => [...unsigned(count), type])), ...fn.body.flat(), ...op.end]
+    const code = [...vector(fn.locals.map(([count, type]) => [...unsigned(count), type])), ...flatten(fn.body, []), ...op.end]
     return [...unsigned(code.length), ...code]
   })
   return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vector(types)),
     ...section(2, vector([[...name("env"), ...name("memory"), 0x02, 0x00, ...unsigned(1)]])),
     ...section(3, vector(functions.map((_, index) => unsigned(index)))),

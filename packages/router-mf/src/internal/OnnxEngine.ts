@@ -17,9 +17,9 @@
  *
  * Parameters, gradients and Adam moments are float32 (as torch keeps them).
  */
-import * as Ort from "onnxruntime-node"
 import { Adam, type Matrix, Simd } from "@routellm/core"
 import * as OnnxModel from "@routellm/embedders/OnnxModel"
+import * as Ort from "onnxruntime-node"
 import type * as Model from "../Model.ts"
 
 export interface Examples {
@@ -97,7 +97,12 @@ export const make = async (initial: Model.Parameters, embeddings: Matrix.Matrix,
   const bytes = 4 * (4 * blockLength + pad(embeddings.rows * t) + pad(batchSize * t) + batchSize + 16) + 32 * 16
   const arena = Simd.arena(bytes)
   const kernels = Simd.kernels(arena)
-  const block = { values: arena.float32(blockLength), gradients: arena.float32(blockLength), first: arena.float32(blockLength), second: arena.float32(blockLength) }
+  const block = {
+    values: arena.float32(blockLength),
+    gradients: arena.float32(blockLength),
+    first: arena.float32(blockLength),
+    second: arena.float32(blockLength)
+  }
   const views = (array: Float32Array) => ({
     models: array.subarray(0, models * d),
     projection: array.subarray(layout.models, layout.models + d * t),
