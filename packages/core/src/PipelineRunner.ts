@@ -136,6 +136,59 @@ export const referencedVersions = (config: unknown, registry: RegistryShape): Re
   return found
 }
 
+/**
+ * The cache key of a step: plugin id, version, config, the fingerprints of its
+ * inputs, the plugin's own fingerprint of what it reads (files) and the
+ * versions of plugins its config names.
+ */
+export const stepFingerprint = (
+  pipeline: Resolved,
+  step: ResolvedStep,
+  inputFingerprints: ReadonlyArray<string>,
+  registry: RegistryShape
+): Effect.Effect<string, Plugin.Failure, Plugin.Services> =>
+  Effect.gen(function*() {
+    const external = step.plugin.fingerprint === undefined
+      ? undefined
+      : yield* (step.plugin.fingerprint as (config: unknown, context: Plugin.MakeContext) => Effect.Effect<string, Plugin.Failure, Plugin.Services>)(
+        step.config,
+        { baseDirectory: pipeline.directory }
+      )
+    return Hash.hashValue({
+      uses: step.uses,
+      version: step.plugin.version,
+      config: step.encodedConfig,
+      inputs: inputFingerprints,
+      external,
+      // A new version of a plugin the config names (an embedder) invalidates the step too.
+      referenced: referencedVersions(step.encodedConfig, registry)
+    })
+  })
+
+/** A step as `plan` sees it before running: its cache key and whether the store already has it. */
+export interface PlannedStep {
+  readonly id: string
+  readonly uses: string
+  readonly fingerprint: string
+  readonly cached: boolean
+}
+
+/** Every step's cache key and cache status, without running anything (`--dry-run`, sweeps). */
+export const plan = Effect.fn("PipelineRunner.plan")(function*(pipeline: Resolved, registry: RegistryShape) {
+  const store = yield* ArtifactStore
+  const fingerprints = new Map<string, string>()
+  const steps: Array<PlannedStep> = []
+  for (const step of pipeline.steps) {
+    const fingerprint = yield* stepFingerprint(pipeline, step, step.needs.map((need) => fingerprints.get(need)!), registry).pipe(
+      Effect.provideService(PluginRegistry, registry)
+    )
+    fingerprints.set(step.id, fingerprint)
+    const cached = Option.isSome(yield* store.lookup(`steps/${fingerprint}`))
+    steps.push({ id: step.id, uses: step.uses, fingerprint, cached })
+  }
+  return steps
+})
+
 /** What `uses:` a plugin does as a step, by kind. */
 const executeStep = (
   step: ResolvedStep,
@@ -243,21 +296,9 @@ export const run = Effect.fn("PipelineRunner.run")(function*(
             errorTag: typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : "Error",
             reason: Errors.format(error)
           })
-        const external = step.plugin.fingerprint === undefined
-          ? undefined
-          : yield* (step.plugin.fingerprint as (config: unknown, context: Plugin.MakeContext) => Effect.Effect<string, Plugin.Failure, Plugin.Services>)(
-            step.config,
-            { baseDirectory: pipeline.directory }
-          ).pipe(Effect.mapError(fail))
-        const fingerprint = Hash.hashValue({
-          uses: step.uses,
-          version: step.plugin.version,
-          config: step.encodedConfig,
-          inputs: inputs.map((input) => input.fingerprint),
-          external,
-          // A new version of a plugin the config names (an embedder) invalidates the step too.
-          referenced: referencedVersions(step.encodedConfig, registry)
-        })
+        const fingerprint = yield* stepFingerprint(pipeline, step, inputs.map((input) => input.fingerprint), registry).pipe(
+          Effect.mapError(fail)
+        )
         const key = `steps/${fingerprint}`
         const existing = options.force === true ? Option.none() : yield* store.lookup(key).pipe(Effect.mapError(fail))
         let directory: string
