@@ -99,10 +99,15 @@ export const load = Effect.fn("SweepFile.load")(function*(file: string) {
       reason: `YAML syntax error: ${first.message.split("\n")[0]}`
     })
   }
+  // The line of a key (`lr:`) rather than of its value, else of the nearest existing ancestor.
   const lineOf = (segments: ReadonlyArray<string>): number | undefined => {
     for (let length = segments.length; length > 0; length--) {
-      const node = document.getIn(segments.slice(0, length), true) as { range?: [number, number, number] } | undefined
-      if (node?.range !== undefined) return lineCounter.linePos(node.range[0]).line
+      const parent = document.getIn(segments.slice(0, length - 1), true)
+      if (Yaml.isMap(parent)) {
+        const pair = parent.items.find((item) => Yaml.isScalar(item.key) && String(item.key.value) === segments[length - 1])
+        const range = (pair?.key as { range?: [number, number, number] } | undefined)?.range
+        if (range !== undefined) return lineCounter.linePos(range[0]).line
+      }
     }
     return undefined
   }

@@ -21,7 +21,7 @@ const sweepVersions = (): Record<string, string> => {
   const result: Record<string, string> = { ...versions() }
   const cliRoot = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../..")
   const packages = Path.resolve(cliRoot, "..")
-  for (const name of ["benchmarks", "embedders", "datasets", "router-sw", "router-mf", "router-bert", "router-causal", "augment", "server", "sweep"]) {
+  for (const name of ["core", "cli", "benchmarks", "embedders", "datasets", "router-sw", "router-mf", "router-bert", "router-causal", "augment", "server", "sweep"]) {
     try {
       result[`@routellm/${name}`] = JSON.parse(readFileSync(Path.join(packages, name, "package.json"), "utf8")).version
     } catch {
