@@ -46,7 +46,18 @@ const measure = (workers: number) => {
   const started = process.hrtime.bigint()
   const result = spawnSync(
     process.execPath,
-    ["--conditions=source", "--import", "tsx", Path.join(root, "packages/cli/src/main.ts"), "sweep", Path.join(directory, "sweep.yaml"), "--workers", String(workers), "--out", out],
+    [
+      "--conditions=source",
+      "--import",
+      "tsx",
+      Path.join(root, "packages/cli/src/main.ts"),
+      "sweep",
+      Path.join(directory, "sweep.yaml"),
+      "--workers",
+      String(workers),
+      "--out",
+      out
+    ],
     { cwd: root, env: { ...process.env, ROUTELLM_CACHE_DIR: Path.join(directory, `cache-${workers}`) }, encoding: "utf8" }
   )
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
@@ -58,5 +69,7 @@ const measure = (workers: number) => {
 
 const one = measure(1)
 const two = measure(2)
-process.stdout.write(`2 workers / 1 worker: ${(two.perMinute / one.perMinute).toFixed(2)}x (${Os.availableParallelism()} cores; same table: ${one.table === two.table})\n`)
+process.stdout.write(
+  `2 workers / 1 worker: ${(two.perMinute / one.perMinute).toFixed(2)}x (${Os.availableParallelism()} cores; same table: ${one.table === two.table})\n`
+)
 Fs.rmSync(directory, { recursive: true, force: true })

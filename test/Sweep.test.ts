@@ -2,10 +2,10 @@
  * `routellm sweep` as a user runs it: real worker processes, the real step
  * cache, a real benchmark (GSM8K outcomes) and the plugin example package.
  */
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
 import { exists, readJson, routellm, start, temporaryDirectory, waitFor, writeFile, writePipeline } from "./support/Sweeps.ts"
 
 interface StepRecord {
@@ -92,7 +92,9 @@ describe("routellm sweep", () => {
 
       const manifest = await readJson(Path.join(out, "sweep-manifest.json"))
       assert.strictEqual(manifest.cells.length, 6)
-      assert.isTrue(manifest.cells.every((cell: { status: string; runManifest: string }) => cell.status === "done" && cell.runManifest.endsWith("manifest.json")))
+      assert.isTrue(
+        manifest.cells.every((cell: { status: string; runManifest: string }) => cell.status === "done" && cell.runManifest.endsWith("manifest.json"))
+      )
       assert.strictEqual(manifest.sweep.text, await Fs.readFile(sweep, "utf8"))
       assert.isString(manifest.versions["@routellm/core"])
       assert.isTrue(manifest.data.some((entry: { step: string }) => entry.step === "gsm8k"))
@@ -139,7 +141,11 @@ describe("routellm sweep", () => {
       const directory = await temporaryDirectory()
       await writePipeline(directory)
       const env = { ROUTELLM_CACHE_DIR: Path.join(directory, "cache") }
-      const badZip = await writeFile(directory, "zip.yaml", "pipeline: tiny.yaml\ncombine: zip\naxes:\n  a: { set: gsm8k.bins, values: [1, 2] }\n  b: { set: prepare.n, values: [1] }\n")
+      const badZip = await writeFile(
+        directory,
+        "zip.yaml",
+        "pipeline: tiny.yaml\ncombine: zip\naxes:\n  a: { set: gsm8k.bins, values: [1, 2] }\n  b: { set: prepare.n, values: [1] }\n"
+      )
       const zip = await routellm(["sweep", badZip, "--dry-run"], env)
       assert.strictEqual(zip.code, 1)
       assert.include(zip.stderr, "zip.yaml:2")
@@ -147,6 +153,6 @@ describe("routellm sweep", () => {
       const value = await routellm(["sweep", badValue, "--dry-run"], env)
       assert.strictEqual(value.code, 1)
       assert.include(value.stderr, "cell n=zero")
-      assert.include(value.stderr, 'step "prepare"')
+      assert.include(value.stderr, "step \"prepare\"")
     }))
 })

@@ -4,12 +4,12 @@
  * runs a cell. Every cell must finish with the metrics of the single-process
  * run, and submitting the sweep again must run nothing.
  */
-import * as Net from "node:net"
-import * as Path from "node:path"
-import { assert, describe, it } from "@effect/vitest"
 import { PgClient } from "@effect/sql-pg"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
+import * as Net from "node:net"
+import * as Path from "node:path"
 import { readJson, routellm, start, temporaryDirectory, waitFor, writeFile, writePipeline } from "./support/Sweeps.ts"
 
 const host = process.env.ROUTELLM_TEST_PG_HOST ?? "127.0.0.1"
@@ -44,8 +44,7 @@ const freePort = () =>
     })
   })
 
-const metricsByCell = (results: Map<string, any>) =>
-  Object.fromEntries([...results].map(([name, result]) => [name, result.metrics]))
+const metricsByCell = (results: Map<string, any>) => Object.fromEntries([...results].map(([name, result]) => [name, result.metrics]))
 
 describe.skipIf(!reachable)("routellm sweep --cluster", () => {
   it.live("survives a runner killed mid-sweep: every cell finishes once, with the single-process metrics", () =>

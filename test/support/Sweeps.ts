@@ -50,7 +50,7 @@ export const writePipeline = async (directory: string, options: { readonly slow?
     file,
     [
       "name: tiny",
-      'plugins: ["@routellm-test/plugin-example"]',
+      "plugins: [\"@routellm-test/plugin-example\"]",
       "steps:",
       "  prepare: { uses: test/count, with: { n: 3 } }",
       "  gsm8k:",

@@ -9,4 +9,15 @@ import * as Serve from "./commands/Serve.ts"
 import * as Sweep from "./commands/Sweep.ts"
 import * as Validate from "./commands/Validate.ts"
 
-export const commands = [Run.command, Validate.command, Plugins.command, Schema.command, Route.command, Eval.command, Calibrate.command, Serve.command, Sweep.sweepCommand, Sweep.runnerCommand] as const
+export const commands = [
+  Run.command,
+  Validate.command,
+  Plugins.command,
+  Schema.command,
+  Route.command,
+  Eval.command,
+  Calibrate.command,
+  Serve.command,
+  Sweep.sweepCommand,
+  Sweep.runnerCommand
+] as const

@@ -3,10 +3,10 @@
  * pipeline engine and its step cache, into the cell's run directory; then
  * reads the paper's metrics off the run manifest's evaluation steps.
  */
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { ArtifactStore, Errors, Pipeline, PipelineRunner, PluginRegistry } from "@routellm/core"
 import { Effect, Schema } from "effect"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { CellError, resolveCell } from "./Plan.ts"
 
 /** What a worker needs to run a cell: plain data, so it crosses process and network boundaries. */

@@ -6,7 +6,7 @@
  */
 import { Pipeline } from "@routellm/core"
 import { Effect } from "effect"
-import { SweepFileError, type Loaded } from "./SweepFile.ts"
+import { type Loaded, SweepFileError } from "./SweepFile.ts"
 
 export interface Cell {
   /** `mix=both,lr=0.01,seed=1`: unique within the sweep, safe as a directory name. */
@@ -96,9 +96,7 @@ export const expand = Effect.fn("Cells.expand")(function*(loaded: Loaded) {
       return yield* new SweepFileError({
         file: loaded.file,
         ...(line === undefined ? {} : { line }),
-        reason: `combine: zip needs axes of equal length, got ${
-          axisNames.map((name, index) => `${name}: ${pointsByAxis[index]!.length}`).join(", ")
-        }`
+        reason: `combine: zip needs axes of equal length, got ${axisNames.map((name, index) => `${name}: ${pointsByAxis[index]!.length}`).join(", ")}`
       })
     }
     const length = pointsByAxis[0]?.length ?? 1

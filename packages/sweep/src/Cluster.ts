@@ -11,11 +11,12 @@
  * must be one directory every runner reaches (a shared file system), and the
  * pipeline and its data must be at the same paths on every runner.
  */
-import { NodeClusterSocket } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
 import { Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
-import { ClusterWorkflowEngine, RunnerAddress } from "effect/cluster"
+import { ClusterWorkflowEngine, RunnerAddress, RunnerHealth, Runners, Sharding, ShardingConfig, SqlMessageStorage, SqlRunnerStorage } from "effect/cluster"
+import * as Digest from "effect/crypto/Digest"
 import { Activity, Workflow } from "effect/workflow"
+import * as Net from "node:net"
 import { CellResult, CellSpec } from "./CellRun.ts"
 import * as WorkerPool from "./internal/workerPool.ts"
 import { CellError } from "./Plan.ts"
@@ -62,11 +63,61 @@ export const redactUrl = (url: string): string => {
   }
 }
 
+/**
+ * Runners talk only through PostgreSQL: every cell message and reply is
+ * persisted there anyway, and each runner polls storage for its shards'
+ * messages, so the runners need no RPC transport between them (Effect's socket
+ * transport lives in @effect/platform-node, which this project does not ship).
+ */
+const storageLayers = (url: string) =>
+  Layer.mergeAll(SqlMessageStorage.layer.pipe(Layer.provide(Digest.layerWebCrypto)), Layer.orDie(SqlRunnerStorage.layer)).pipe(
+    Layer.provideMerge(sqlLayer(url))
+  )
+
+/**
+ * A runner is alive while its beacon port accepts connections: a killed
+ * process stops accepting at once, and its shards move to the others.
+ */
+const beaconHealth = Layer.succeed(RunnerHealth.RunnerHealth, {
+  isAlive: (address: RunnerAddress.RunnerAddress) =>
+    Effect.callback<boolean>((resume) => {
+      const socket = Net.connect({ host: address.host, port: address.port })
+      const done = (alive: boolean) => {
+        socket.destroy()
+        resume(Effect.succeed(alive))
+      }
+      socket.setTimeout(3000, () => done(false))
+      socket.once("connect", () => done(true))
+      socket.once("error", () => done(false))
+      return Effect.sync(() => socket.destroy())
+    })
+})
+
+/** Keeps a TCP port open for as long as the runner lives (its health beacon). */
+const beacon = (host: string, port: number) =>
+  Layer.effectDiscard(Effect.acquireRelease(
+    Effect.callback<Net.Server, Error>((resume) => {
+      const server = Net.createServer((socket) => socket.end())
+      server.once("error", (error) => resume(Effect.fail(error)))
+      server.listen(port, host, () => resume(Effect.succeed(server)))
+    }),
+    (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
+  ))
+
+const shardingLayer = (
+  options: { readonly url: string; readonly runnerAddress: Option.Option<RunnerAddress.RunnerAddress>; readonly health: Layer.Layer<RunnerHealth.RunnerHealth> }
+) =>
+  Sharding.layer.pipe(
+    Layer.provideMerge(Runners.layerNoop),
+    Layer.provide(options.health),
+    Layer.provideMerge(storageLayers(options.url)),
+    Layer.provide(ShardingConfig.layer({ ...shardingDefaults, runnerAddress: options.runnerAddress }))
+  )
+
 /** What a submitter (`routellm sweep --cluster`) needs: a client-only member of the cluster and its workflow engine. */
 export const clientLayer = (options: { readonly url: string }) =>
   ClusterWorkflowEngine.layer.pipe(
-    Layer.provideMerge(NodeClusterSocket.layer({ storage: "sql", clientOnly: true, shardingConfig: shardingDefaults })),
-    Layer.provide(sqlLayer(options.url)),
+    Layer.provideMerge(shardingLayer({ url: options.url, runnerAddress: Option.none(), health: RunnerHealth.layerNoop })),
     Layer.orDie
   )
 
@@ -77,7 +128,7 @@ const pollInterval = Duration.seconds(1)
  * until it completes. A cell whose earlier attempt failed is submitted again
  * with the next attempt number; a finished one is read back.
  */
-export const executor = Effect.fn("Cluster.executor")(function*(prepared: Sweep.Prepared, options: { readonly url: string }) {
+export const executor = Effect.fn("Cluster.executor")(function*(prepared: Sweep.Prepared) {
   const sweepId = prepared.loaded.name
   const run = (entry: Parameters<Sweep.Executor["run"]>[0], spec: CellSpec) =>
     Effect.gen(function*() {
@@ -146,12 +197,15 @@ export const runRunner = (options: RunnerOptions) =>
         })
       })
     }))
-    const cluster = NodeClusterSocket.layer({
-      storage: "sql",
-      shardingConfig: { ...shardingDefaults, runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)) }
+    const cluster = shardingLayer({
+      url: options.url,
+      runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)),
+      health: beaconHealth
     })
+    yield* Layer.build(beacon(options.host, options.port))
     log(`runner ${options.host}:${options.port}: joining the cluster at ${redactUrl(options.url)} with ${options.workers} worker(s)`)
+    log(`Listening on ${options.host}:${options.port}`)
     return yield* Layer.launch(
-      cells.pipe(Layer.provide(ClusterWorkflowEngine.layer), Layer.provide(cluster), Layer.provide(sqlLayer(options.url)))
+      cells.pipe(Layer.provide(ClusterWorkflowEngine.layer), Layer.provide(cluster))
     )
   }))

@@ -2,9 +2,9 @@
  * Runs a sweep's cells on this machine, in a pool of worker processes (one
  * cell per process at a time; the default is one process per core).
  */
+import { Effect } from "effect"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Effect } from "effect"
 import * as WorkerPool from "./internal/workerPool.ts"
 import * as Sweep from "./Sweep.ts"
 

@@ -5,8 +5,8 @@
  * Markdown, JSON, CSV and a plot of one metric per row with its interval.
  */
 import * as Plot from "@routellm/benchmarks/Plot"
-import type { Cell } from "./Cells.ts"
 import type { CellMetric, CellResult } from "./CellRun.ts"
+import type { Cell } from "./Cells.ts"
 
 export const metricNames = ["apgr", "cpt50", "cpt80", "apgrExact"] as const
 export type MetricName = (typeof metricNames)[number]
@@ -40,8 +40,36 @@ export interface Table {
 
 // Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom.
 const tQuantiles = [
-  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11,
-  2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042
+  12.706,
+  4.303,
+  3.182,
+  2.776,
+  2.571,
+  2.447,
+  2.365,
+  2.306,
+  2.262,
+  2.228,
+  2.201,
+  2.179,
+  2.16,
+  2.145,
+  2.131,
+  2.12,
+  2.11,
+  2.101,
+  2.093,
+  2.086,
+  2.08,
+  2.074,
+  2.069,
+  2.064,
+  2.06,
+  2.056,
+  2.052,
+  2.048,
+  2.045,
+  2.042
 ]
 
 /** Student-t 95% quantile for `degrees` degrees of freedom (the normal 1.96 beyond 30). */
@@ -146,14 +174,19 @@ export const markdown = (result: Table): string => {
 
 export const json = (result: Table): string => JSON.stringify(result, null, 2) + "\n"
 
-const csvField = (value: string): string => /[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value
+const csvField = (value: string): string => /[",\n]/.test(value) ? `"${value.replace(/"/g, "\"\"")}"` : value
 const csvNumber = (value: number | null): string => value === null ? "" : String(value)
 
 /** Wide CSV: one line per row, mean and interval bounds per benchmark and metric. */
 export const csv = (result: Table): string => {
-  const header = ["cell", "router", "seeds", ...result.benchmarks.flatMap((benchmark) =>
-    metricNames.flatMap((metric) => [`${benchmark}_${metric}_mean`, `${benchmark}_${metric}_ci95_low`, `${benchmark}_${metric}_ci95_high`])
-  )]
+  const header = [
+    "cell",
+    "router",
+    "seeds",
+    ...result.benchmarks.flatMap((benchmark) =>
+      metricNames.flatMap((metric) => [`${benchmark}_${metric}_mean`, `${benchmark}_${metric}_ci95_low`, `${benchmark}_${metric}_ci95_high`])
+    )
+  ]
   const lines = result.rows.map((row) =>
     [
       csvField(row.group),

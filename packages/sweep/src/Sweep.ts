@@ -6,12 +6,12 @@
  * written atomically, so a sweep killed at any point is resumed by running it
  * again: finished cells are read back, never recomputed.
  */
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
 import { ArtifactStore, Errors, Hash } from "@routellm/core"
 import { Deferred, Effect, Schema, Semaphore } from "effect"
-import * as Cells from "./Cells.ts"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
 import { type CellResult, CellResult as CellResultSchema, type CellSpec } from "./CellRun.ts"
+import * as Cells from "./Cells.ts"
 import * as Plan from "./Plan.ts"
 import * as Results from "./Results.ts"
 import * as SweepFile from "./SweepFile.ts"
@@ -99,7 +99,9 @@ export const describe = (prepared: Prepared): string => {
   const left = prepared.cells.filter((entry) => !prepared.finished.has(entry.cell.name)).length
   lines.push(
     "",
-    `${prepared.cells.length} cells (${prepared.cells.length - left} finished, ${left} to run); steps: ${cachedSteps} cached, ${toRun} to compute, ${shared} shared with an earlier cell`,
+    `${prepared.cells.length} cells (${
+      prepared.cells.length - left
+    } finished, ${left} to run); steps: ${cachedSteps} cached, ${toRun} to compute, ${shared} shared with an earlier cell`,
     `results: ${prepared.outDirectory}`
   )
   return lines.join("\n")
@@ -174,7 +176,11 @@ export const run = Effect.fn("Sweep.run")(function*(prepared: Prepared, executor
           computed++
           computedMs += Date.now() - started
           const cachedSteps = exit.value.steps.filter((step) => step.cached).length
-          log(`${progress()} done ${entry.cell.name} in ${formatDuration(Date.now() - started)} (${exit.value.steps.length - cachedSteps} steps run, ${cachedSteps} cached)`)
+          log(
+            `${progress()} done ${entry.cell.name} in ${formatDuration(Date.now() - started)} (${
+              exit.value.steps.length - cachedSteps
+            } steps run, ${cachedSteps} cached)`
+          )
         } else {
           const failure = exit.cause.reasons.find((reason) => reason._tag === "Fail")
           const reason = failure !== undefined && failure._tag === "Fail" ? failure.error.reason : String(exit.cause)
@@ -192,7 +198,11 @@ export const run = Effect.fn("Sweep.run")(function*(prepared: Prepared, executor
     ...(options.execution === undefined ? {} : { execution: options.execution }),
     failed
   })
-  log(`sweep ${prepared.loaded.name}: ${results.size}/${total} cells done (${computed} run now, ${prepared.finished.size} reused) in ${formatDuration(Date.now() - began)} -> ${outputs.markdown}`)
+  log(
+    `sweep ${prepared.loaded.name}: ${results.size}/${total} cells done (${computed} run now, ${prepared.finished.size} reused) in ${
+      formatDuration(Date.now() - began)
+    } -> ${outputs.markdown}`
+  )
   if (failed.length > 0) return yield* new SweepFailedError({ file: prepared.loaded.file, failed })
   return { ...outputs, results, computed, computedMs }
 })
@@ -256,7 +266,7 @@ export const writeOutputs = Effect.fn("Sweep.writeOutputs")(function*(
   const cells: Array<Record<string, unknown>> = []
   for (const entry of prepared.cells) {
     const result = results.get(entry.cell.name)
-    if (result !== undefined) for (const item of yield* dataFingerprints(result)) data.set(`${item.step}:${item.fingerprint}`, item)
+    if (result !== undefined) { for (const item of yield* dataFingerprints(result)) data.set(`${item.step}:${item.fingerprint}`, item) }
     const failure = options.failed?.find((item) => item.cell === entry.cell.name)
     cells.push({
       name: entry.cell.name,

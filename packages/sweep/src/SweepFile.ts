@@ -5,10 +5,10 @@
  * product (every combination) or a zip (the i-th value of every axis
  * together); seeds multiply every cell and are averaged over in the results.
  */
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
 import { Errors } from "@routellm/core"
 import { Effect, Schema } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
 import * as Yaml from "yaml"
 
 /** `{ set: mf.lr, values: [0.001, 0.01] }`: one path, one value per cell; `labels` name them in cell names. */

@@ -1,8 +1,8 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
 import { Cells, Results, SweepFile } from "../src/index.ts"
 
 const writeSweep = (text: string) =>
@@ -50,12 +50,12 @@ seeds: { set: [mf.seed, eval.seed], count: 2 }
       assert.deepStrictEqual(settings(cells[1]!), [
         "mf.epochs=3",
         "mf.learningRate=0.001",
-        'data.sources=["a"]',
+        "data.sources=[\"a\"]",
         "data.limit=10",
         "mf.seed=1",
         "eval.seed=1"
       ])
-      assert.deepStrictEqual(settings(cells[6]!), ["mf.epochs=3", "mf.learningRate=0.01", 'data.sources=["a","b"]', "mf.seed=0", "eval.seed=0"])
+      assert.deepStrictEqual(settings(cells[6]!), ["mf.epochs=3", "mf.learningRate=0.01", "data.sources=[\"a\",\"b\"]", "mf.seed=0", "eval.seed=0"])
     }))
 
   it.effect("zips axes of equal length and keeps explicit seeds and labels", () =>
@@ -102,7 +102,7 @@ combine: zip
     Effect.gen(function*() {
       const error = yield* Effect.flip(expand("pipeline: p.yaml\naxes:\n  lr:\n    set: learningRate\n    values: [1]\n"))
       assert.include(error.message, "sweep.yaml:3")
-      assert.include(error.message, '"learningRate" is not a config path')
+      assert.include(error.message, "\"learningRate\" is not a config path")
     }))
 
   it.effect("rejects unknown keys with the line", () =>

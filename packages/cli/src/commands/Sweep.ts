@@ -2,12 +2,12 @@
  * `routellm sweep` and `routellm runner`. The sweep package (and the cluster
  * and PostgreSQL modules behind it) load only when one of these runs.
  */
+import { Console, Effect, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
 import { execFileSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Console, Effect, Option } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
 import { reportFailure } from "../Cli.ts"
 import { versions } from "../Versions.ts"
 
@@ -21,7 +21,9 @@ const sweepVersions = (): Record<string, string> => {
   const result: Record<string, string> = { ...versions() }
   const cliRoot = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../..")
   const packages = Path.resolve(cliRoot, "..")
-  for (const name of ["core", "cli", "benchmarks", "embedders", "datasets", "router-sw", "router-mf", "router-bert", "router-causal", "augment", "server", "sweep"]) {
+  for (
+    const name of ["core", "cli", "benchmarks", "embedders", "datasets", "router-sw", "router-mf", "router-bert", "router-causal", "augment", "server", "sweep"]
+  ) {
     try {
       result[`@routellm/${name}`] = JSON.parse(readFileSync(Path.join(packages, name, "package.json"), "utf8")).version
     } catch {
@@ -81,14 +83,16 @@ export const sweepCommand = Command.make(
       const command = process.argv.slice(2)
       const allVersions = sweepVersions()
       const result = Option.isSome(cluster)
-        ? yield* Effect.scoped(Effect.gen(function*() {
-          const executor = yield* Cluster.executor(prepared, { url: cluster.value })
-          return yield* Sweep.run(prepared, executor, {
-            command,
-            versions: allVersions,
-            execution: { cluster: Cluster.redactUrl(cluster.value) }
-          })
-        }).pipe(Effect.provide(Cluster.clientLayer({ url: cluster.value }))))
+        ? yield* Effect.scoped(
+          Effect.gen(function*() {
+            const executor = yield* Cluster.executor(prepared)
+            return yield* Sweep.run(prepared, executor, {
+              command,
+              versions: allVersions,
+              execution: { cluster: Cluster.redactUrl(cluster.value) }
+            })
+          }).pipe(Effect.provide(Cluster.clientLayer({ url: cluster.value })))
+        )
         : yield* Effect.scoped(Effect.gen(function*() {
           const count = Option.getOrElse(workers, Local.defaultWorkers)
           const executor = yield* Local.executor(prepared.outDirectory, { workers: count, registryModule, versions: allVersions })

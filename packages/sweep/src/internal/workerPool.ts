@@ -3,9 +3,9 @@
  * Processes start once and run many cells (start-up costs are paid once); a
  * process that dies mid-cell fails that cell and is replaced.
  */
+import { Effect, Queue, Schema, Scope } from "effect"
 import { type ChildProcess, fork } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { Effect, Queue, Schema, Scope } from "effect"
 import { CellResult, type CellSpec } from "../CellRun.ts"
 import { CellError } from "../Plan.ts"
 
