@@ -8,18 +8,19 @@ import { execFileSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { reportFailure } from "../Cli.ts"
+import { layer, reportFailure } from "../Cli.ts"
 import { versions } from "../Versions.ts"
 
 const loadSweep = Effect.promise(() => import("@routellm/sweep"))
 
 // The worker processes load the plugins from the CLI's registry module.
-const registryModule = new URL(import.meta.url.endsWith(".ts") ? "../Registry.ts" : "../Registry.js", import.meta.url).href
+// Resolved through the package's exports: this module may run from the bundle.
+const registryModule = import.meta.resolve("@routellm/cli/Registry")
 
 /** Versions of every package a cell's result depends on, and the code's git commit when there is one. */
 const sweepVersions = (): Record<string, string> => {
   const result: Record<string, string> = { ...versions() }
-  const cliRoot = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../..")
+  const cliRoot = Path.resolve(Path.dirname(fileURLToPath(import.meta.resolve("@routellm/cli/Registry"))), "..")
   const packages = Path.resolve(cliRoot, "..")
   for (
     const name of ["core", "cli", "benchmarks", "embedders", "datasets", "router-sw", "router-mf", "router-bert", "router-causal", "augment", "server", "sweep"]
@@ -73,33 +74,35 @@ export const sweepCommand = Command.make(
     cluster: clusterFlag
   },
   Effect.fn(function*({ file, workers, dryRun, out, cluster }) {
-    yield* reportFailure(Effect.gen(function*() {
-      const { Cluster, Local, Sweep } = yield* loadSweep
-      const prepared = yield* Sweep.prepare(file, { out: Option.getOrUndefined(out) })
-      if (dryRun) {
-        yield* Console.log(Sweep.describe(prepared))
-        return
-      }
-      const command = process.argv.slice(2)
-      const allVersions = sweepVersions()
-      const result = Option.isSome(cluster)
-        ? yield* Effect.scoped(
-          Effect.gen(function*() {
-            const executor = yield* Cluster.executor(prepared)
-            return yield* Sweep.run(prepared, executor, {
-              command,
-              versions: allVersions,
-              execution: { cluster: Cluster.redactUrl(cluster.value) }
-            })
-          }).pipe(Effect.provide(Cluster.clientLayer({ url: cluster.value })))
-        )
-        : yield* Effect.scoped(Effect.gen(function*() {
-          const count = Option.getOrElse(workers, Local.defaultWorkers)
-          const executor = yield* Local.executor(prepared.outDirectory, { workers: count, registryModule, versions: allVersions })
-          return yield* Sweep.run(prepared, executor, { command, versions: allVersions, execution: { workers: count } })
-        }))
-      yield* Console.log(`results: ${result.markdown}\nmanifest: ${result.manifest}\nplot: ${result.png}`)
-    }))
+    yield* reportFailure(
+      Effect.gen(function*() {
+        const { Cluster, Local, Sweep } = yield* loadSweep
+        const prepared = yield* Sweep.prepare(file, { out: Option.getOrUndefined(out) })
+        if (dryRun) {
+          yield* Console.log(Sweep.describe(prepared))
+          return
+        }
+        const command = process.argv.slice(2)
+        const allVersions = sweepVersions()
+        const result = Option.isSome(cluster)
+          ? yield* Effect.scoped(
+            Effect.gen(function*() {
+              const executor = yield* Cluster.executor(prepared)
+              return yield* Sweep.run(prepared, executor, {
+                command,
+                versions: allVersions,
+                execution: { cluster: Cluster.redactUrl(cluster.value) }
+              })
+            }).pipe(Effect.provide(Cluster.clientLayer({ url: cluster.value })))
+          )
+          : yield* Effect.scoped(Effect.gen(function*() {
+            const count = Option.getOrElse(workers, Local.defaultWorkers)
+            const executor = yield* Local.executor(prepared.outDirectory, { workers: count, registryModule, versions: allVersions })
+            return yield* Sweep.run(prepared, executor, { command, versions: allVersions, execution: { workers: count } })
+          }))
+        yield* Console.log(`results: ${result.markdown}\nmanifest: ${result.manifest}\nplot: ${result.png}`)
+      }).pipe(Effect.provide(layer))
+    )
   })
 ).pipe(
   Command.withDescription(

@@ -31,7 +31,10 @@ const decodeResult = Schema.decodeUnknownSync(CellResult)
 
 // From TypeScript sources (tests), the worker runs through tsx with the source export condition.
 const fromSources = import.meta.url.endsWith(".ts")
-const entry = fileURLToPath(new URL(fromSources ? "./cellWorker.ts" : "./cellWorker.js", import.meta.url))
+// Resolved through the package's exports, so a caller bundled elsewhere (the CLI binary) still finds it.
+const entry = fromSources
+  ? fileURLToPath(new URL("./cellWorker.ts", import.meta.url))
+  : fileURLToPath(import.meta.resolve("@routellm/sweep/internal/cellWorker"))
 const execArgv = fromSources ? ["--conditions=source", "--import", "tsx"] : []
 
 const spawn = (registryModule: string, env: NodeJS.ProcessEnv): Worker => {
