@@ -137,6 +137,36 @@ describe("routellm CLI", () => {
       assert.include(notAStep.stderr, "output.json")
     }))
 
+  it.live("run prints each evaluation's table and keeps the reports in the run directory, with a latest link", () =>
+    Effect.gen(function*() {
+      const directory = yield* temporaryDirectory()
+      const pipeline = Path.join(directory, "mt.yaml")
+      yield* Effect.promise(() =>
+        Fs.writeFile(
+          pipeline,
+          `name: mt\nsteps:\n  mt-bench:\n    uses: eval/benchmark\n    with:\n      benchmark: { uses: benchmark/mt-bench, with: { dir: ${
+            Path.join(repositoryRoot, "../shared/data/eval/routellm")
+          } } }\n      routers: [router/random, router/oracle]\n      seeds: 2\n`
+        )
+      )
+      const cache = Path.join(directory, "cache")
+      const result = yield* routellm(["run", pipeline], { cwd: directory, env: { ROUTELLM_CACHE_DIR: cache } })
+      assert.strictEqual(result.code ?? 0, 0, result.stderr)
+      assert.include(result.stdout, "== mt-bench (eval/benchmark)")
+      assert.match(result.stdout, /random \(2 seeds\)\s+\d+\.\d+%/)
+      assert.match(result.stdout, /oracle\s+\d+\.\d+%/)
+      // The reports outlive the cache.
+      yield* Effect.promise(() => Fs.rm(cache, { recursive: true, force: true }))
+      const latest = Path.join(directory, "runs", "mt", "latest")
+      const runs = yield* Effect.promise(() => Fs.readdir(Path.join(directory, "runs", "mt")))
+      assert.strictEqual(runs.length, 2)
+      assert.strictEqual(yield* Effect.promise(() => Fs.readlink(latest)), runs.find((name) => name !== "latest"))
+      const reports = yield* Effect.promise(() => Fs.readdir(Path.join(latest, "reports", "mt-bench")))
+      assert.deepStrictEqual(reports.sort(), ["plot.png", "plot.svg", "report.json", "report.md"])
+      const markdown = yield* Effect.promise(() => Fs.readFile(Path.join(latest, "reports", "mt-bench", "report.md"), "utf8"))
+      assert.include(markdown, "# Router evaluation: MT Bench")
+    }))
+
   it.live("caches a second run and recomputes with --force", () =>
     Effect.gen(function*() {
       const directory = yield* temporaryDirectory()

@@ -54,7 +54,7 @@ export const routerSpecs = (entries: Config["routers"], inputs: ReadonlyArray<Pl
 
 export const plugin = Plugin.step({
   id: "eval/benchmark",
-  version: "1.0.0",
+  version: "1.1.0",
   description: "Evaluate routers (config and trained router steps) on a benchmark with RouteLLM's metrics; writes report and plots",
   config: Config,
   run: (config, context) =>

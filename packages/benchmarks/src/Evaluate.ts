@@ -50,6 +50,8 @@ export interface Point {
   readonly strongPercent: number
   readonly score: number
   readonly cost?: number
+  /** Routers averaged over seeds: standard deviation of the score across the seeds at this point. */
+  readonly scoreStd?: number
 }
 
 export interface RouterMetrics {
@@ -104,11 +106,13 @@ export const toPoints = (curve: Metrics.Curve): Array<Point> =>
   Array.from(curve.strongPercent, (strongPercent, index) => {
     const threshold = curve.thresholds[index]!
     const cost = curve.cost?.[index]
+    const scoreStd = curve.scoreStd?.[index]
     return {
       threshold: Number.isFinite(threshold) ? threshold : null,
       strongPercent,
       score: curve.score[index]!,
-      ...(cost === undefined || Number.isNaN(cost) ? {} : { cost })
+      ...(cost === undefined || Number.isNaN(cost) ? {} : { cost }),
+      ...(scoreStd === undefined ? {} : { scoreStd })
     }
   })
 

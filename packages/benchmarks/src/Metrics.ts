@@ -40,6 +40,8 @@ export interface Curve {
   readonly score: Float64Array
   /** Total cost in dollars of the routed calls, when costs were given. */
   readonly cost?: Float64Array | undefined
+  /** Averaged curves (a random router over seeds): the sample standard deviation of `score` across them. */
+  readonly scoreStd?: Float64Array | undefined
 }
 
 export interface Summary {
@@ -483,11 +485,20 @@ export const averageCurves = (curves: ReadonlyArray<Curve>): Curve => {
     }
     return result
   }
+  const score = average((curve) => curve.score)
+  const scoreStd = new Float64Array(length)
+  if (curves.length > 1) {
+    for (const curve of curves) {
+      for (let i = 0; i < length; i++) scoreStd[i] = scoreStd[i]! + (curve.score[i]! - score[i]!) ** 2 / (curves.length - 1)
+    }
+    for (let i = 0; i < length; i++) scoreStd[i] = Math.sqrt(scoreStd[i]!)
+  }
   return {
     thresholds: average((curve) => curve.thresholds),
     strongPercent: average((curve) => curve.strongPercent),
-    score: average((curve) => curve.score),
-    cost: curves.every((curve) => curve.cost !== undefined) ? average((curve) => curve.cost) : undefined
+    score,
+    cost: curves.every((curve) => curve.cost !== undefined) ? average((curve) => curve.cost) : undefined,
+    ...(curves.length > 1 ? { scoreStd } : {})
   }
 }
 

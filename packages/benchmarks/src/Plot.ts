@@ -27,6 +27,13 @@ export const ticks = (low: number, high: number, target = 6): Array<number> => {
   return result
 }
 
+/** Tick labels with the decimals their step needs, the same for every tick of an axis (8.0, 8.5, 9.0). */
+export const tickLabels = (values: ReadonlyArray<number>): Array<string> => {
+  const step = values.length > 1 ? Math.abs(values[1]! - values[0]!) : Math.abs(values[0] ?? 1)
+  const decimals = step > 0 ? Math.min(6, Math.max(0, -Math.floor(Math.log10(step) + 1e-9))) : 0
+  return values.map((value) => value.toFixed(decimals))
+}
+
 interface Series {
   readonly label: string
   readonly color: string
@@ -34,6 +41,8 @@ interface Series {
   readonly dash?: string
   readonly marker?: "dot" | "cross" | "none"
   readonly width?: number
+  /** A shaded band around the line: [x, low, high] per point (a random router's spread over seeds). */
+  readonly band?: ReadonlyArray<readonly [number, number, number]>
 }
 
 interface Panel {
@@ -47,7 +56,6 @@ interface Panel {
   readonly xRange: readonly [number, number]
   readonly yRange: readonly [number, number]
   readonly series: ReadonlyArray<Series>
-  readonly xFormat?: (value: number) => string
 }
 
 const renderPanel = (panel: Panel): string => {
@@ -62,20 +70,20 @@ const renderPanel = (panel: Panel): string => {
   const out: Array<string> = []
   out.push(`<text x="${left + width / 2}" y="${panel.y + 24}" font-size="16" text-anchor="middle" font-weight="bold">${escape(panel.title)}</text>`)
   out.push(`<rect x="${left}" y="${top}" width="${width}" height="${height}" fill="#ffffff" stroke="#333333" stroke-width="1"/>`)
-  for (const value of ticks(x0, x1)) {
-    const x = sx(value)
+  const xTicks = ticks(x0, x1)
+  tickLabels(xTicks).forEach((label, index) => {
+    const x = sx(xTicks[index]!)
     out.push(`<line x1="${number(x)}" y1="${top}" x2="${number(x)}" y2="${top + height}" stroke="#e5e5e5"/>`)
     out.push(`<line x1="${number(x)}" y1="${top + height}" x2="${number(x)}" y2="${top + height + 5}" stroke="#333333"/>`)
-    out.push(
-      `<text x="${number(x)}" y="${top + height + 20}" font-size="12" text-anchor="middle">${escape((panel.xFormat ?? number)(value))}</text>`
-    )
-  }
-  for (const value of ticks(y0, y1, 8)) {
-    const y = sy(value)
+    out.push(`<text x="${number(x)}" y="${top + height + 20}" font-size="12" text-anchor="middle">${escape(label)}</text>`)
+  })
+  const yTicks = ticks(y0, y1, 8)
+  tickLabels(yTicks).forEach((label, index) => {
+    const y = sy(yTicks[index]!)
     out.push(`<line x1="${left}" y1="${number(y)}" x2="${left + width}" y2="${number(y)}" stroke="#e5e5e5"/>`)
     out.push(`<line x1="${left - 5}" y1="${number(y)}" x2="${left}" y2="${number(y)}" stroke="#333333"/>`)
-    out.push(`<text x="${left - 8}" y="${number(y + 4)}" font-size="12" text-anchor="end">${escape(number(value))}</text>`)
-  }
+    out.push(`<text x="${left - 8}" y="${number(y + 4)}" font-size="12" text-anchor="end">${escape(label)}</text>`)
+  })
   out.push(`<text x="${left + width / 2}" y="${top + height + 42}" font-size="14" text-anchor="middle">${escape(panel.xLabel)}</text>`)
   out.push(
     `<text x="${panel.x + 18}" y="${top + height / 2}" font-size="14" text-anchor="middle" transform="rotate(-90 ${panel.x + 18} ${top + height / 2})">${
@@ -84,6 +92,13 @@ const renderPanel = (panel: Panel): string => {
   )
   out.push(`<clipPath id="clip-${panel.x}"><rect x="${left}" y="${top}" width="${width}" height="${height}"/></clipPath>`)
   out.push(`<g clip-path="url(#clip-${panel.x})">`)
+  // Bands first, so every line stays visible on top of them.
+  for (const series of panel.series) {
+    if (series.band === undefined || series.band.length < 2) continue
+    const upper = series.band.map(([x, , high]) => `${number(sx(x))},${number(sy(high))}`)
+    const lower = [...series.band].reverse().map(([x, low]) => `${number(sx(x))},${number(sy(low))}`)
+    out.push(`<polygon points="${[...upper, ...lower].join(" ")}" fill="${series.color}" fill-opacity="0.18" stroke="none"/>`)
+  }
   for (const series of panel.series) {
     if (series.points.length === 0) continue
     const path = series.points.map(([x, y], index) => `${index === 0 ? "M" : "L"}${number(sx(x))},${number(sy(y))}`).join(" ")
@@ -117,6 +132,7 @@ const legend = (series: ReadonlyArray<Series>, x: number, y: number): string =>
       `<line x1="${x}" y1="${rowY}" x2="${x + 30}" y2="${rowY}" stroke="${item.color}" stroke-width="${item.width ?? 2}"${
         item.dash === undefined ? "" : ` stroke-dasharray="${item.dash}"`
       }/>`,
+      item.band === undefined ? "" : `<rect x="${x}" y="${rowY - 7}" width="30" height="14" fill="${item.color}" fill-opacity="0.18"/>`,
       item.marker === "dot" ? `<circle cx="${x + 15}" cy="${rowY}" r="3" fill="${item.color}"/>` : "",
       `<text x="${x + 38}" y="${rowY + 4}" font-size="13">${escape(item.label)}</text>`
     ].join("")
@@ -128,17 +144,38 @@ const pairs = (points: ReadonlyArray<Point>, x: (point: Point) => number | undef
     return value === undefined || !Number.isFinite(value) ? [] : [[value, point.score] as const]
   })
 
+/** score ± one standard deviation across seeds, where the points carry it. */
+const bandOf = (points: ReadonlyArray<Point>, x: (point: Point) => number | undefined) => {
+  const band = points.flatMap((point) => {
+    const value = x(point)
+    return value === undefined || !Number.isFinite(value) || point.scoreStd === undefined
+      ? []
+      : [[value, point.score - point.scoreStd, point.score + point.scoreStd] as const]
+  })
+  return band.length === points.length && band.length > 1 ? band : undefined
+}
+
+/** The oracle knows the answers: like the optimal curve it is a bound, not a router to compare against. */
+const isBound = (router: Report["routers"][number]) => router.uses === "router/oracle" || router.name === "oracle"
+
 /** The figure as SVG text. */
 export const svg = (report: Report): string => {
   const hasCost = Number.isFinite(report.strongCost) && Number.isFinite(report.weakCost) &&
     report.routers.every((router) => router.points.every((point) => point.cost !== undefined))
   const routerSeries = (x: (point: Point) => number | undefined): Array<Series> =>
-    report.routers.map((router, index) => ({
-      label: `${router.name}${router.seeds === undefined ? "" : ` (${router.seeds} seeds)`}  APGR ${router.metrics.apgr.toFixed(3)}`,
-      color: palette[index % palette.length]!,
-      points: pairs(router.points, x),
-      marker: "dot" as const
-    }))
+    report.routers.map((router, index) => {
+      const band = bandOf(router.points, x)
+      const spread = router.metrics.apgrStd === undefined ? "" : ` ±${router.metrics.apgrStd.toFixed(3)}`
+      return {
+        label: `${router.name}${router.seeds === undefined ? "" : ` (${router.seeds} seeds)`}  APGR ${router.metrics.apgr.toFixed(3)}${spread}${
+          band === undefined ? "" : ", band ±1 s.d."
+        }`,
+        color: palette[index % palette.length]!,
+        points: pairs(router.points, x),
+        marker: "dot" as const,
+        ...(band === undefined ? {} : { band })
+      }
+    })
   const references = (xLow: number, xHigh: number, x: (point: Point) => number | undefined): Array<Series> => [
     {
       label: `${report.strongModel} (strong) ${report.strongScore.toFixed(2)}`,
@@ -161,11 +198,14 @@ export const svg = (report: Report): string => {
     },
     { label: "Random (expected)  APGR 0.500", color: "#555555", points: pairs(report.random.points, x), dash: "2 4", width: 1.5 }
   ]
+  // The y-range follows the routers being compared and the two models; the
+  // oracle and optimal bounds may leave it (clipped) rather than squeeze them.
   const allScores = [
     report.strongScore,
     report.weakScore,
-    ...report.optimal.points.map((point) => point.score),
-    ...report.routers.flatMap((router) => router.points.map((point) => point.score))
+    ...report.routers.filter((router) => !isBound(router)).flatMap((router) =>
+      router.points.flatMap((point) => point.scoreStd === undefined ? [point.score] : [point.score - point.scoreStd, point.score + point.scoreStd])
+    )
   ].filter(Number.isFinite)
   const low = Math.min(...allScores)
   const high = Math.max(...allScores)
@@ -206,21 +246,22 @@ export const svg = (report: Report): string => {
       series: [
         ...routerSeries((point) => point.cost),
         ...references(xLow, xHigh, (point) => point.cost).filter((series) => series.points.length > 0)
-      ],
-      xFormat: (value) => Number(value.toPrecision(3)).toString()
+      ]
     }))
   }
-  const width = panelWidth * panels.length
-  const legendTop = 40 + panelHeight + 10
-  const legendHeight = percentSeries.length * 22 + 10
-  const height = legendTop + legendHeight
+  // The legend is one column right of the panels, shared by both.
+  const legendWidth = 50 + 7.2 * Math.max(...percentSeries.map((series) => series.label.length))
+  const width = Math.ceil(panelWidth * panels.length + legendWidth)
+  const legendLeft = panelWidth * panels.length + 10
+  const legendTop = 40 + 40 + 12
+  const height = Math.max(40 + panelHeight, legendTop + percentSeries.length * 22 + 10)
   const title = `Model Calls and Performance (${report.benchmark}, ${report.prompts} prompts)`
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${fontFamily}">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="${width / 2}" y="26" font-size="18" text-anchor="middle" font-weight="bold">${escape(title)}</text>`,
     ...panels,
-    legend(percentSeries, 80, legendTop + 10),
+    legend(percentSeries, legendLeft, legendTop),
     "</svg>"
   ].join("\n") + "\n"
 }

@@ -71,6 +71,29 @@ export const table = (report: EvaluationReport): string => {
   ].join("\n")
 }
 
+/**
+ * The points of a curve, one row per distinct routing: ordered by strong
+ * calls, a point that repeats the previous one's calls and score is left out,
+ * and so is one whose threshold would break the order (ties among win rates
+ * make several quantile thresholds route the same prompts).
+ */
+export const distinctPoints = <P extends { readonly threshold: number | null; readonly strongPercent: number; readonly score: number }>(
+  points: ReadonlyArray<P>
+): Array<P> => {
+  const sorted = [...points].sort((left, right) => left.strongPercent - right.strongPercent)
+  const kept: Array<P> = []
+  for (const point of sorted) {
+    const previous = kept[kept.length - 1]
+    if (previous !== undefined) {
+      const same = Math.abs(previous.strongPercent - point.strongPercent) < 1e-9 && Math.abs(previous.score - point.score) < 1e-12
+      const disordered = previous.threshold !== null && point.threshold !== null && point.threshold > previous.threshold
+      if (same || disordered) continue
+    }
+    kept.push(point)
+  }
+  return kept
+}
+
 /** A Markdown report: summary, the table, and each router's points. */
 export const markdown = (report: EvaluationReport, options: { readonly plot?: string } = {}): string => {
   const out: Array<string> = [`# Router evaluation: ${report.benchmark}`, ""]
@@ -87,12 +110,23 @@ export const markdown = (report: EvaluationReport, options: { readonly plot?: st
   const digits = scoreDigits(report)
   for (const router of report.routers) {
     out.push("", `## ${router.name}${router.seeds === undefined ? "" : ` (mean of ${router.seeds} seeds)`}`, "")
-    out.push("| threshold | strong calls | score | cost ($) |", "|---:|---:|---:|---:|")
-    for (const point of router.points) {
+    const spread = router.points.some((point) => point.scoreStd !== undefined)
+    out.push(
+      `| threshold | strong calls | score${spread ? " | s.d. over seeds" : ""} | cost ($) |`,
+      `|---:|---:|---:|${spread ? "---:|" : ""}---:|`
+    )
+    const rows = distinctPoints(router.points)
+    for (const point of rows) {
       out.push(
         `| ${point.threshold === null ? "-" : point.threshold.toFixed(5)} | ${point.strongPercent.toFixed(2)}% | ${point.score.toFixed(digits)} | ${
-          point.cost === undefined ? "-" : point.cost.toFixed(4)
-        } |`
+          spread ? `${point.scoreStd === undefined ? "-" : point.scoreStd.toFixed(digits)} | ` : ""
+        }${point.cost === undefined ? "-" : point.cost.toFixed(4)} |`
+      )
+    }
+    if (rows.length < router.points.length) {
+      out.push(
+        "",
+        `Quantile thresholds that route the same prompts are listed once (${router.points.length - rows.length} repeats of ${router.points.length} left out).`
       )
     }
   }
