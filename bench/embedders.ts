@@ -179,7 +179,7 @@ const program = Effect.gen(function*() {
   )
 })
 
-Effect.runPromise(program).catch((error) => {
+Effect.runPromise(program.pipe(Effect.provide(Files.layer))).catch((error) => {
   console.error(error)
   process.exitCode = 1
 })

@@ -5,8 +5,8 @@
  * the server's Retry-After), a response cache in the artifact store that
  * makes runs resumable, token and dollar accounting, and a spending cap.
  */
-import { ArtifactStore, Hash, type Records } from "@routellm/core"
-import { Deferred, Effect, Schema, Scope, Semaphore } from "effect"
+import { ArtifactStore, type Errors, Hash, type Records } from "@routellm/core"
+import { Deferred, Effect, FileSystem, Schema, Scope, Semaphore } from "effect"
 import * as Path from "node:path"
 import OpenAI from "openai"
 import * as ResponseCache from "./internal/ResponseCache.ts"
@@ -96,7 +96,7 @@ export interface ChatClientShape {
   readonly complete: (
     endpoint: Endpoint,
     messages: ReadonlyArray<Records.ChatMessage>
-  ) => Effect.Effect<Completion, LlmError | BudgetExhaustedError>
+  ) => Effect.Effect<Completion, LlmError | BudgetExhaustedError | Errors.FileError>
   /** Usage per model so far. */
   readonly usage: () => Readonly<Record<string, ModelUsage>>
   readonly spentDollars: () => number
@@ -147,11 +147,12 @@ const classify = (cause: unknown): Attempt => {
  */
 export const make = Effect.fn("ChatClient.make")(function*(limits: Limits) {
   const store = yield* ArtifactStore.ArtifactStore
+  const fs = yield* FileSystem.FileSystem
   const limiter = yield* RateLimiter.make(limits.requestsPerMinute)
   const slots = yield* Semaphore.make(limits.concurrency)
   const clients = new Map<string, OpenAI>()
   const caches = new Map<string, ResponseCache.ResponseCacheShape>()
-  const inFlight = new Map<string, Deferred.Deferred<Completion, LlmError | BudgetExhaustedError>>()
+  const inFlight = new Map<string, Deferred.Deferred<Completion, LlmError | BudgetExhaustedError | Errors.FileError>>()
   const usage: Record<string, ModelUsage> = {}
   let spent = 0
   let exhausted = false
@@ -196,6 +197,7 @@ export const make = Effect.fn("ChatClient.make")(function*(limits: Limits) {
       if (existing !== undefined) return Effect.succeed(existing)
       return ResponseCache.open(file).pipe(
         Scope.provide(scope),
+        Effect.provideService(FileSystem.FileSystem, fs),
         Effect.tap((cache) => Effect.sync(() => caches.set(file, cache)))
       )
     }))
@@ -291,7 +293,7 @@ export const make = Effect.fn("ChatClient.make")(function*(limits: Limits) {
       }
       const pending = inFlight.get(key)
       if (pending !== undefined) return yield* Deferred.await(pending)
-      const deferred = yield* Deferred.make<Completion, LlmError | BudgetExhaustedError>()
+      const deferred = yield* Deferred.make<Completion, LlmError | BudgetExhaustedError | Errors.FileError>()
       inFlight.set(key, deferred)
       return yield* fetchNew(endpoint, messages, key, cache).pipe(
         Effect.onExit((exit) => {

@@ -10,9 +10,8 @@
  * as a pipeline's training step would.
  */
 import { Evaluate } from "@routellm/benchmarks"
-import { ArtifactStore, Battles, type Benchmark, Errors, Hash, Plugin, PluginRegistry, Progress, Random, type Records, Router } from "@routellm/core"
+import { ArtifactStore, Battles, type Benchmark, Errors, Files, Hash, Plugin, PluginRegistry, Progress, Random, type Records, Router } from "@routellm/core"
 import { Effect, Schema } from "effect"
-import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import * as Outcomes from "./Outcomes.ts"
 
@@ -59,7 +58,7 @@ export interface Result {
 const fail = (pluginId: string, reason: string) => new Errors.PluginError({ pluginId, reason })
 
 const writeBattles = (directory: string, battles: ReadonlyArray<Records.Battle>) =>
-  Effect.andThen(Effect.promise(() => Fs.mkdir(directory, { recursive: true })), Battles.write(directory, battles))
+  Effect.andThen(Files.makeDirectory(directory), Battles.write(directory, battles))
 
 /**
  * Out-of-fold scores of one router on a benchmark. `training` are step inputs
@@ -115,7 +114,7 @@ export const scores = Effect.fn("CrossFit.scores")(function*(
     const trainedDirectory = Path.join(directory, "trained")
     const battles = [...kept, ...labels]
     yield* writeBattles(labelsDirectory, battles)
-    yield* Effect.promise(() => Fs.mkdir(trainedDirectory, { recursive: true }))
+    yield* Files.makeDirectory(trainedDirectory)
     const labelsInput: Plugin.StepInput = {
       stepId: `crossfit-labels-${fold}`,
       uses: "augment/golden-labels",
@@ -133,9 +132,7 @@ export const scores = Effect.fn("CrossFit.scores")(function*(
         runDirectory: context.runDirectory,
         baseDirectory: context.baseDirectory
       })
-      yield* Effect.promise(() =>
-        Fs.writeFile(Path.join(trainedDirectory, "output.json"), JSON.stringify({ uses: plugin.id, kind: "router", value: output.value ?? null }))
-      )
+      yield* Files.writeText(Path.join(trainedDirectory, "output.json"), JSON.stringify({ uses: plugin.id, kind: "router", value: output.value ?? null }))
       const trained: Plugin.StepInput = {
         stepId,
         uses: plugin.id,
@@ -223,10 +220,8 @@ export const evaluate = Effect.fn("CrossFit.evaluate")(function*(
     const result = config.inDomain
       ? yield* scores(plugin, pluginConfig, benchmark, training, { ...context, directory }, config)
       : yield* outOfDomainScores(plugin, pluginConfig, benchmark, training, { ...context, directory })
-    yield* Effect.promise(async () => {
-      await Fs.mkdir(directory, { recursive: true })
-      await Fs.writeFile(Path.join(directory, "scores.f64"), new Uint8Array(result.scores.buffer))
-    })
+    yield* Files.makeDirectory(directory)
+    yield* Files.writeBytes(Path.join(directory, "scores.f64"), new Uint8Array(result.scores.buffer))
     const evaluated = Evaluate.evaluateScores(prepared, [result.scores], config.bins)
     reports.push({ name, uses: plugin.id, trained: plugin.train !== undefined, metrics: evaluated.metrics, folds: result.records })
   }
@@ -259,7 +254,7 @@ const outOfDomainScores = Effect.fn("CrossFit.outOfDomainScores")(function*(
   const router = yield* Effect.scoped(Effect.gen(function*() {
     if (train === undefined) return yield* plugin.make(config, { baseDirectory: context.baseDirectory })
     const directory = Path.join(context.directory, "trained")
-    yield* Effect.promise(() => Fs.mkdir(directory, { recursive: true }))
+    yield* Files.makeDirectory(directory)
     const output = yield* train(config, {
       stepId: "crossfit-train",
       directory,
@@ -290,14 +285,8 @@ export const plugin = Plugin.step({
   config: Config,
   run: (config, context) =>
     Effect.gen(function*() {
-      const report = yield* evaluate(config, context.inputs, context).pipe(
-        Effect.mapError((error) =>
-          error._tag === "UnknownPluginError" || error._tag === "ConfigError"
-            ? new Errors.PluginError({ pluginId: "eval/crossfit", reason: error.message })
-            : error
-        )
-      )
-      yield* Effect.promise(() => Fs.writeFile(Path.join(context.directory, "report.json"), JSON.stringify(report, null, 2) + "\n"))
+      const report = yield* evaluate(config, context.inputs, context)
+      yield* Files.writeJson(Path.join(context.directory, "report.json"), report)
       const summary: Record<string, unknown> = { benchmark: report.benchmark, prompts: report.prompts, folds: report.folds }
       for (const router of report.routers) {
         summary[`${router.name}.apgr`] = router.metrics.apgr

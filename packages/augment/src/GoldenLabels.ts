@@ -7,9 +7,8 @@
  * model is called. Writes `outcomes.jsonl` (the outcome table) and
  * `gradings.jsonl` (responses, extracted answers) beside the battles.
  */
-import { type ArtifactStore, type Augmenter, Errors, ModelAliases, Plugin, Progress, type Records } from "@routellm/core"
-import { Effect, Schema, type Scope, Stream } from "effect"
-import * as Fs from "node:fs/promises"
+import { type ArtifactStore, type Augmenter, Errors, Files, ModelAliases, Plugin, Progress, type Records } from "@routellm/core"
+import { Effect, type FileSystem, Schema, type Scope, Stream } from "effect"
 import * as Path from "node:path"
 import * as AnswerExtraction from "./AnswerExtraction.ts"
 import * as ChatClient from "./ChatClient.ts"
@@ -86,8 +85,7 @@ export const messagesFor = (template: typeof PromptTemplate.Type, question: stri
   { role: "user" as const, content: template.template.split("{question}").join(question) }
 ]
 
-const writeLines = (file: string, values: ReadonlyArray<unknown>) =>
-  Effect.promise(() => Fs.writeFile(file, values.map((value) => JSON.stringify(value)).join("\n") + (values.length > 0 ? "\n" : "")))
+const writeLines = Files.writeJsonl
 
 /** The recorded-outcomes path: read correctness columns, derive battles, call nothing. */
 const fromRecorded = Effect.fnUntraced(function*(config: Config, recorded: typeof Recorded.Type, context: Plugin.StepContext) {
@@ -224,7 +222,7 @@ export const make = (config: Config, context: Plugin.StepContext) =>
       return yield* fail("set exactly one of `questions` (call the models) or `recorded` (outcomes already recorded)")
     }
     // The augmenter runs later, outside this effect: keep the services it needs (store, scope).
-    const services = yield* Effect.context<ArtifactStore.ArtifactStore | Scope.Scope>()
+    const services = yield* Effect.context<ArtifactStore.ArtifactStore | FileSystem.FileSystem | Scope.Scope>()
     return {
       id,
       augment: (records) =>

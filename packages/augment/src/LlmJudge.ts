@@ -13,9 +13,8 @@
  * ("[[A]]", "[[B]]", "[[C]]" for the MT-Bench pairwise prompt); see
  * pipelines/augment-llm-judge.yaml.
  */
-import { type ArtifactStore, type Augmenter, Errors, ModelAliases, Plugin, Progress, type Records } from "@routellm/core"
-import { Effect, Schema, type Scope, Stream } from "effect"
-import * as Fs from "node:fs/promises"
+import { type ArtifactStore, type Augmenter, Errors, Files, ModelAliases, Plugin, Progress, type Records } from "@routellm/core"
+import { Effect, type FileSystem, Schema, type Scope, Stream } from "effect"
 import * as Path from "node:path"
 import * as ChatClient from "./ChatClient.ts"
 import * as Sources from "./internal/Sources.ts"
@@ -162,7 +161,7 @@ const run = Effect.fnUntraced(function*(config: Config, context: Plugin.StepCont
     const reminder = `Your reply must contain exactly one of ${config.verdicts.a}, ${config.verdicts.b} or ${config.verdicts.tie}. Give your final verdict now.`
     const loop = (attempt: number, conversation: Array<Records.ChatMessage>): Effect.Effect<
       { readonly position: Position | undefined; readonly attempts: number },
-      ChatClient.LlmError | ChatClient.BudgetExhaustedError
+      ChatClient.LlmError | ChatClient.BudgetExhaustedError | Errors.FileError
     > =>
       Effect.flatMap(client.complete(config.judge, conversation), (reply) => {
         const position = parseVerdict(reply.content, config.verdicts)
@@ -223,9 +222,7 @@ const run = Effect.fnUntraced(function*(config: Config, context: Plugin.StepCont
   const singleVerdicts = parsed.flatMap((judgement) => [judgement.strongFirst!, judgement.weakFirst!])
   const decisive = singleVerdicts.filter((position) => position !== "tie")
   const total = ChatClient.totals(client.usage())
-  yield* Effect.promise(() =>
-    Fs.writeFile(Path.join(context.directory, "judgements.jsonl"), done.map((judgement) => JSON.stringify(judgement)).join("\n") + "\n")
-  )
+  yield* Files.writeJsonl(Path.join(context.directory, "judgements.jsonl"), done)
   const count = (winner: Records.Winner) => battles.filter((item) => item.winner === winner).length
   return {
     records: [...input, ...battles],
@@ -257,7 +254,7 @@ const run = Effect.fnUntraced(function*(config: Config, context: Plugin.StepCont
 
 export const make = (config: Config, context: Plugin.StepContext) =>
   Effect.gen(function*() {
-    const services = yield* Effect.context<ArtifactStore.ArtifactStore | Scope.Scope>()
+    const services = yield* Effect.context<ArtifactStore.ArtifactStore | FileSystem.FileSystem | Scope.Scope>()
     return {
       id,
       augment: (records) => run(config, context, records).pipe(Effect.provideContext(services))

@@ -34,7 +34,7 @@ describe("AnswerExtraction", () => {
       // Measured 0.980; most disagreements are answers like "$20.00" that the
       // original grader counted wrong and numeric grading counts right.
       assert.isAbove(agreement, 0.97, `agreement ${agreement} on ${checked} gradings`)
-    }))
+    }).pipe(Effect.provide(Files.layer)))
 
   it.effect("reads GSM8K ground truth from real solutions (#### N)", () =>
     Effect.gen(function*() {
@@ -46,7 +46,7 @@ describe("AnswerExtraction", () => {
         const marker = /####\s*(.+)$/.exec(row.answer)![1]!
         assert.strictEqual(AnswerExtraction.normalizeTruth(row.answer, "number"), String(Number(marker.replace(/,/g, ""))))
       }
-    }))
+    }).pipe(Effect.provide(Files.layer)))
 
   it.effect("finds the option letter in responses to real MMLU questions, in many styles", () =>
     Effect.gen(function*() {
@@ -74,7 +74,7 @@ describe("AnswerExtraction", () => {
       assert.isUndefined(AnswerExtraction.extractChoice("A robe takes two bolts"))
       assert.isUndefined(AnswerExtraction.extractChoice("I am not sure; the answer is a matter of taste"))
       assert.isUndefined(AnswerExtraction.extractChoice(""))
-    }))
+    }).pipe(Effect.provide(Files.layer)))
 
   it("normalises numbers and exact answers", () => {
     assert.strictEqual(AnswerExtraction.extractNumber("so she pays $1,200.50."), "1200.5")

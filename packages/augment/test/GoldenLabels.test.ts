@@ -56,7 +56,7 @@ describe("augment/golden-labels", () => {
         assert.strictEqual(result.records[index]!.model_b, "mixtral-8x7b-instruct-v0.1")
       })
       assert.strictEqual(result.report.modelCalls, 0)
-    })))
+    })).pipe(Effect.provide(Files.layer)))
 
   it.live("grades stand-in answers to real MMLU questions and reproduces the recorded outcomes", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -100,7 +100,7 @@ describe("augment/golden-labels", () => {
       assert.strictEqual(server.received.length, 60)
       assert.isTrue(server.received.every((entry) => entry.request.temperature === 0))
       assert.strictEqual(result.report.strongAccuracy, chosen.filter((row) => row.strongOk).length / 30)
-    })))
+    })).pipe(Effect.provide(Files.layer)))
 
   it.live("grades recorded GSM8K responses served by the stand-in and reports tokens and dollars", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -138,7 +138,7 @@ describe("augment/golden-labels", () => {
       assert.strictEqual(again.report.cachedCalls, 120)
       assert.strictEqual(again.report.dollars, 0)
       assert.deepStrictEqual(again.records, result.records)
-    })))
+    })).pipe(Effect.provide(Files.layer)))
 
   it.live("resumes an interrupted run without repeating a single answered request", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -172,7 +172,7 @@ describe("augment/golden-labels", () => {
       assert.strictEqual(new Set(resumed).size, resumed.length)
       assert.strictEqual(second.report.cachedCalls, 15)
       assert.strictEqual(second.records.length, 20)
-    })))
+    })).pipe(Effect.provide(Files.layer)))
 
   it.live("stops cleanly at the spending cap", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -200,7 +200,7 @@ describe("augment/golden-labels", () => {
       assert.isAtLeast(graded, 1)
       assert.strictEqual(result.records.length, graded)
       assert.strictEqual(result.report.unanswered, 10 - graded)
-    })))
+    })).pipe(Effect.provide(Files.layer)))
 
   it.live("retries rate-limited and failing requests with backoff, then gives up with a clear error", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -225,7 +225,7 @@ describe("augment/golden-labels", () => {
       assert.strictEqual(result.report.modelCalls, 8)
       assert.strictEqual(result.report.retries, 16)
       assert.strictEqual(result.records.length, 4)
-    })))
+    })).pipe(Effect.provide(Files.layer)))
 
   it.effect("keeps to the requests-per-minute limit (driven by the test clock)", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -262,5 +262,5 @@ describe("augment/golden-labels", () => {
       assert.strictEqual(yield* received(4), 4)
       const replies = yield* Fiber.join(fiber)
       assert.strictEqual(replies.length, 4)
-    })))
+    })).pipe(Effect.provide(Files.layer)))
 })

@@ -106,7 +106,7 @@ describe("augment/llm-judge", () => {
       assert.isTrue(ties.records.every((battle) => battle.winner === "tie"))
       assert.strictEqual(ties.report.positionConsistency, 0)
       assert.strictEqual(ties.report.firstPositionPreference, 1)
-    })))
+    })).pipe(Effect.provide(Files.layer)))
 
   it.live("asks again after a malformed verdict, and counts one that stays malformed without guessing", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -138,7 +138,7 @@ describe("augment/llm-judge", () => {
       assert.strictEqual(server.received.length, 6 + 2 * 4)
       const retry = server.received.find((entry) => entry.request.messages.length === 4)!
       assert.include(retry.request.messages[3]!.content, "exactly one of [[A]], [[B]] or [[C]]")
-    })))
+    })).pipe(Effect.provide(Files.layer)))
 
   it.live("generates missing responses, stops at the spending cap, and resumes without repeating calls", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -178,5 +178,5 @@ describe("augment/llm-judge", () => {
       assert.isTrue(full.records.every((battle) => battle.winner === "model_a"))
       assert.strictEqual(server.received.filter((entry) => entry.request.model === "judge-model").length, 16)
       assert.closeTo(full.report.cachedDollars as number, 0.06, 1e-12)
-    })))
+    })).pipe(Effect.provide(Files.layer)))
 })

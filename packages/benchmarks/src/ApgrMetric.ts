@@ -4,7 +4,7 @@
  * AUC with RouteLLM's threshold protocol.
  */
 import { Errors, Metric } from "@routellm/core"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import * as Metrics from "./Metrics.ts"
 
 export const make = (options: { readonly bins?: number } = {}): Metric.MetricShape => ({
@@ -38,5 +38,3 @@ export const make = (options: { readonly bins?: number } = {}): Metric.MetricSha
 
 /** The default metric value (10 quantile bins). */
 export const metric: Metric.MetricShape = make()
-
-export const layer = (options: { readonly bins?: number } = {}) => Layer.succeed(Metric.Metric, make(options))

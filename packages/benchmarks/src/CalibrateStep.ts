@@ -27,12 +27,6 @@ export const Config = Schema.Struct({
 }).annotate({ description: "Calibrate a router's threshold for a share of strong-model calls" })
 export type Config = typeof Config.Type
 
-const toPluginError = (error: unknown) =>
-  typeof error === "object" && error !== null && "_tag" in error &&
-    (error._tag === "UnknownPluginError" || error._tag === "ConfigError")
-    ? new Errors.PluginError({ pluginId: "calibrate/quantile", reason: Errors.format(error) })
-    : (error as Plugin.Failure)
-
 export interface PromptSource {
   readonly prompts?: string | undefined
   readonly dataset?: Plugin.Reference | undefined
@@ -54,13 +48,13 @@ export const loadPrompts = Effect.fn("CalibrateStep.loadPrompts")(function*(sour
   } else if (source.dataset !== undefined) {
     const registry = yield* PluginRegistry.PluginRegistry
     const { uses, with: raw } = Plugin.normalizeReference(source.dataset)
-    const plugin = yield* registry.getKind(uses, "dataset", "dataset").pipe(Effect.mapError(toPluginError))
-    const config = yield* PluginRegistry.decodeConfig(plugin, raw, "dataset").pipe(Effect.mapError(toPluginError))
+    const plugin = yield* registry.getKind(uses, "dataset", "dataset")
+    const config = yield* PluginRegistry.decodeConfig(plugin, raw, "dataset")
     const dataset = yield* plugin.make(config, context)
     const battles = yield* Stream.runCollect(dataset.records)
     prompts = [...new Set(Array.from(battles, (battle) => battle.prompt))]
   } else {
-    const benchmark = yield* PluginRegistry.makeBenchmark(source.benchmark!, context).pipe(Effect.mapError(toPluginError))
+    const benchmark = yield* PluginRegistry.makeBenchmark(source.benchmark!, context)
     prompts = benchmark.rows.map((row) => row.prompt)
   }
   if (prompts.length === 0) {
@@ -101,7 +95,7 @@ export const plugin = Plugin.step({
         })
       }
       const sample = yield* loadPrompts(config, context)
-      const result = yield* calibrateRouter(spec, sample, context, config).pipe(Effect.mapError(toPluginError))
+      const result = yield* calibrateRouter(spec, sample, context, config)
       return { value: result, summary: { ...result } }
     })
 })

@@ -5,7 +5,6 @@
  */
 import { ArtifactStore, Errors, Files, Hash, Settings } from "@routellm/core"
 import { Effect } from "effect"
-import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 
 /** The raw files of `routellm/evals/` in lm-sys/RouteLLM. */
@@ -143,13 +142,7 @@ export const fingerprintFiles = (root: string, relativePaths: ReadonlyArray<stri
     const hashes: Array<string> = []
     for (const file of relativePaths) {
       const path = Path.join(root, file)
-      const bytes = yield* Effect.tryPromise({
-        try: () => Fs.readFile(path),
-        catch: (cause) =>
-          (cause as NodeJS.ErrnoException).code === "ENOENT"
-            ? new Errors.MissingInputError({ path, field: "dir" })
-            : new Errors.InputError({ file: path, reason: Errors.format(cause) })
-      })
+      const bytes = yield* Files.readBytes(path, "dir")
       hashes.push(`${file}:${Hash.sha256(bytes)}`)
     }
     return Hash.hashValue({ files: hashes, options })

@@ -32,12 +32,6 @@ export const Config = Schema.Struct({
 }).annotate({ description: "Evaluate routers on a benchmark: paper metrics, JSON/Markdown report and figure" })
 export type Config = typeof Config.Type
 
-const toPluginError = (error: unknown) =>
-  typeof error === "object" && error !== null && "_tag" in error &&
-    (error._tag === "UnknownPluginError" || error._tag === "ConfigError")
-    ? new Errors.PluginError({ pluginId: "eval/benchmark", reason: Errors.format(error) })
-    : (error as Plugin.Failure)
-
 /** Router specs from the config entries and from router steps among the inputs. */
 export const routerSpecs = (entries: Config["routers"], inputs: ReadonlyArray<Plugin.StepInput>): Array<Evaluate.RouterSpec> => [
   ...entries.map((entry) =>
@@ -66,14 +60,12 @@ export const plugin = Plugin.step({
           reason: "no routers: list them under routers: or name router steps in needs:"
         })
       }
-      const benchmark = yield* PluginRegistry.makeBenchmark(config.benchmark, context, `step ${context.stepId} benchmark`).pipe(
-        Effect.mapError(toPluginError)
-      )
+      const benchmark = yield* PluginRegistry.makeBenchmark(config.benchmark, context, `step ${context.stepId} benchmark`)
       const report = yield* Evaluate.evaluate(benchmark, specs, context, {
         bins: config.bins,
         seeds: config.seeds,
         ...(config.prices === undefined ? {} : { prices: config.prices })
-      }).pipe(Effect.mapError(toPluginError))
+      })
       yield* Output.writeAll(report, {
         json: Path.join(context.directory, "report.json"),
         markdown: Path.join(context.directory, "report.md"),

@@ -4,9 +4,8 @@
  * config, trained state and the benchmark's fingerprint), sweep thresholds
  * and summarize as the paper does, with the optimal and random references.
  */
-import { ArtifactStore, type Benchmark, Errors, Hash, Plugin, PluginRegistry, Router } from "@routellm/core"
+import { ArtifactStore, type Benchmark, Files, Hash, Plugin, PluginRegistry, Router } from "@routellm/core"
 import { Effect, Option, Schema, type Scope } from "effect"
-import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { detailsOf, displayScale } from "./Benchmarks.ts"
 import * as Metrics from "./Metrics.ts"
@@ -205,13 +204,9 @@ export const evaluateScores = (
 const scoresFile = "scores.f64"
 
 const readScores = (directory: string, expected: number) =>
-  Effect.tryPromise({
-    try: async () => {
-      const bytes = await Fs.readFile(Path.join(directory, scoresFile))
-      const scores = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
-      return scores.length === expected ? Option.some(scores) : Option.none<Float64Array>()
-    },
-    catch: (cause) => new Errors.ArtifactError({ path: directory, reason: Errors.format(cause) })
+  Effect.map(Files.readBytes(Path.join(directory, scoresFile)), (bytes) => {
+    const scores = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
+    return scores.length === expected ? Option.some(scores) : Option.none<Float64Array>()
   })
 
 /** Score the prompts with a router once per cache key; later calls read the stored scores. */
@@ -231,21 +226,12 @@ export const cachedScores = Effect.fn("Evaluate.cachedScores")(function*(
   const router = yield* build
   const scores = yield* Router.scoreAll(router, prompts, { label })
   yield* store.commit(artifact, (directory) =>
-    Effect.tryPromise({
-      try: async () => {
-        await Fs.writeFile(Path.join(directory, scoresFile), new Uint8Array(scores.buffer, scores.byteOffset, scores.byteLength))
-        await Fs.writeFile(Path.join(directory, "meta.json"), JSON.stringify({ router: router.id, prompts: prompts.length, label }))
-      },
-      catch: (cause) => new Errors.ArtifactError({ path: directory, reason: Errors.format(cause) })
-    }))
+    Effect.andThen(
+      Files.writeBytes(Path.join(directory, scoresFile), new Uint8Array(scores.buffer, scores.byteOffset, scores.byteLength)),
+      Files.writeJson(Path.join(directory, "meta.json"), { router: router.id, prompts: prompts.length, label })
+    ))
   return { scores, cached: false }
 })
-
-const toPluginError = (pluginId: string) => (error: unknown) =>
-  typeof error === "object" && error !== null && "_tag" in error &&
-    (error._tag === "UnknownPluginError" || error._tag === "ConfigError")
-    ? new Errors.PluginError({ pluginId, reason: Errors.format(error) })
-    : (error as Plugin.Failure)
 
 /**
  * Score a benchmark with one router spec: resolves the plugin, derives the
@@ -269,8 +255,8 @@ export const scoreRouter = Effect.fn("Evaluate.scoreRouter")(function*(
   const registry = yield* PluginRegistry.PluginRegistry
   const { uses, with: raw } = Plugin.normalizeReference(spec.reference)
   const where = `router ${spec.name ?? uses}`
-  const plugin = yield* registry.getKind(uses, "router", where).pipe(Effect.mapError(toPluginError(uses)))
-  const config = yield* PluginRegistry.decodeConfig(plugin, raw, where).pipe(Effect.mapError(toPluginError(plugin.id)))
+  const plugin = yield* registry.getKind(uses, "router", where)
+  const config = yield* PluginRegistry.decodeConfig(plugin, raw, where)
   let encoded: unknown = config
   try {
     encoded = Schema.encodeUnknownSync(plugin.config as Schema.Codec<unknown, unknown>)(config)

@@ -52,13 +52,7 @@ export const plugin = Plugin.router({
           reason: "needs benchmark: (a benchmark reference); `routellm eval` and eval/benchmark supply the evaluated one"
         })
       }
-      const benchmark = yield* PluginRegistry.makeBenchmark(config.benchmark, context, "router/oracle benchmark").pipe(
-        Effect.mapError((error) =>
-          error._tag === "UnknownPluginError" || error._tag === "ConfigError"
-            ? new Errors.PluginError({ pluginId: "router/oracle", reason: error.message })
-            : error
-        )
-      )
+      const benchmark = yield* PluginRegistry.makeBenchmark(config.benchmark, context, "router/oracle benchmark")
       return fromBenchmark(benchmark)
     })
 })

@@ -2,22 +2,18 @@
  * Writing an evaluation report to files, by extension: `.json`, `.md`,
  * `.svg`, `.png`.
  */
-import { Errors } from "@routellm/core"
+import { Errors, Files } from "@routellm/core"
 import { Effect } from "effect"
-import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import type { Report as EvaluationReport } from "./Evaluate.ts"
 import * as Plot from "./Plot.ts"
 import * as Report from "./Report.ts"
 
 const write = (file: string, data: string | Uint8Array) =>
-  Effect.tryPromise({
-    try: async () => {
-      await Fs.mkdir(Path.dirname(Path.resolve(file)), { recursive: true })
-      await Fs.writeFile(file, data)
-    },
-    catch: (cause) => new Errors.InputError({ file, reason: `cannot write: ${Errors.format(cause)}` })
-  })
+  Effect.andThen(
+    Files.makeDirectory(Path.dirname(Path.resolve(file))),
+    typeof data === "string" ? Files.writeText(file, data) : Files.writeBytes(file, data)
+  )
 
 export interface Targets {
   readonly json?: string | undefined

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { CalibrateStep, Calibration, Evaluate, Gsm8k, MtBench, Output, plugins, Report } from "@routellm/benchmarks"
-import { ArtifactStore, Pipeline, PipelineRunner, PluginRegistry, Progress, RandomRouter } from "@routellm/core"
+import { ArtifactStore, Files, Pipeline, PipelineRunner, PluginRegistry, Progress, RandomRouter } from "@routellm/core"
 import { Effect, Layer, Schema } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
@@ -59,7 +59,7 @@ describe("evaluate", () => {
         assert.include(table, "random (10 seeds)")
         assert.include(table, "Optimal")
       })
-    ))
+    ).pipe(Effect.provide(Files.layer)))
 
   it.live("writes JSON, Markdown, SVG and PNG", () =>
     run((root) =>
@@ -88,7 +88,7 @@ describe("evaluate", () => {
         const error = yield* Effect.flip(Output.writeAll(report, { plots: [Path.join(root, "plot.pdf")] }))
         assert.include(error.message, ".svg or .png")
       })
-    ))
+    ).pipe(Effect.provide(Files.layer)))
 })
 
 describe("pipeline steps", () => {
@@ -142,7 +142,7 @@ describe("pipeline steps", () => {
         assert.isTrue(calibration.interval[0] < 0.25 && calibration.interval[1] > 0.25)
         assert.isTrue(calibration.interval[1] - calibration.interval[0] < 0.12)
       })
-    ))
+    ).pipe(Effect.provide(Files.layer)))
 })
 
 describe("calibration", () => {
@@ -166,5 +166,5 @@ describe("calibration", () => {
         )
       )
       assert.include(error.message, "exactly one prompt source")
-    }))
+    }).pipe(Effect.provide(Files.layer)))
 })

@@ -4,7 +4,7 @@
  */
 import { Context, type Effect, type Stream } from "effect"
 import type { DatasetError } from "./Dataset.ts"
-import type { PluginError } from "./Errors.ts"
+import type { Reason } from "./Errors.ts"
 import type { Battle } from "./Records.ts"
 
 export interface AugmentResult {
@@ -17,7 +17,7 @@ export interface AugmenterShape {
   readonly id: string
   readonly augment: (
     records: Stream.Stream<Battle, DatasetError>
-  ) => Effect.Effect<AugmentResult, DatasetError | PluginError>
+  ) => Effect.Effect<AugmentResult, Reason>
 }
 
 export class Augmenter extends Context.Service<Augmenter, AugmenterShape>()("@routellm/core/Augmenter") {}

@@ -3,7 +3,6 @@
  * artifact directory, one Battle per line.
  */
 import { Effect, Schema, Stream } from "effect"
-import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { InputError } from "./Errors.ts"
 import * as Files from "./Files.ts"
@@ -12,10 +11,7 @@ import { Battle } from "./Records.ts"
 
 export const fileName = "battles.jsonl"
 
-export const write = (directory: string, battles: ReadonlyArray<Battle>) =>
-  Effect.promise(() =>
-    Fs.writeFile(Path.join(directory, fileName), battles.map((battle) => JSON.stringify(battle)).join("\n") + (battles.length > 0 ? "\n" : ""))
-  )
+export const write = (directory: string, battles: ReadonlyArray<Battle>) => Files.writeJsonl(Path.join(directory, fileName), battles)
 
 const decodeBattle = Schema.decodeUnknownExit(Battle)
 

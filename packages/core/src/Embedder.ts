@@ -4,7 +4,6 @@
  * text is embedded once across pipelines.
  */
 import { Context, Effect } from "effect"
-import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { ArtifactStore } from "./ArtifactStore.ts"
 import { type ArtifactError, EmbedderError } from "./Errors.ts"
@@ -53,18 +52,14 @@ export interface EmbedOptions {
 const cacheDirectory = (root: string, fingerprint: string) => Path.join(root, "embeddings", fingerprint)
 
 /** Read every cached chunk of one embedder: text hash -> vector. */
-const readCache = (directory: string, dimensions: number) =>
-  Effect.promise(async () => {
+const readCache = (store: ArtifactStore["Service"], directory: string, dimensions: number) =>
+  Effect.gen(function*() {
     const cache = new Map<string, Float32Array>()
-    let names: Array<string>
-    try {
-      names = await Fs.readdir(directory)
-    } catch {
-      return cache
-    }
-    for (const name of names) {
+    for (const name of yield* store.list(directory)) {
       if (!name.endsWith(".bin")) continue
-      const bytes = await Fs.readFile(Path.join(directory, name))
+      const found = yield* store.readFile(Path.join(directory, name))
+      if (found._tag === "None") continue
+      const bytes = found.value
       // chunk layout: u32 count, u32 dimensions, count x 32-byte sha256, count x dimensions float32
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
       const count = view.getUint32(0, true)
@@ -102,7 +97,7 @@ export const embedAll = Effect.fn("Embedder.embedAll")(function*(
   const store = yield* ArtifactStore
   const directory = cacheDirectory(store.root, embedder.fingerprint)
   const keys = texts.map((text) => Hash.sha256(text))
-  const cache = useCache ? yield* readCache(directory, embedder.dimensions) : new Map<string, Float32Array>()
+  const cache = useCache ? yield* readCache(store, directory, embedder.dimensions) : new Map<string, Float32Array>()
   const missing: Array<number> = []
   const firstIndexOfKey = new Map<string, number>()
   keys.forEach((key, index) => {

@@ -1,11 +1,46 @@
 /**
- * Errors shared by every contract. Each names what a user needs to fix it:
- * the file, line, field or plugin.
+ * The errors of the framework, after `effect/unstable/ai`'s `AiError`: plugins
+ * fail with *reasons*, tagged errors that each name what a user needs to fix
+ * (the file, line, field or plugin), and the framework reports a failure as
+ * one `RouteLlmError` that carries the reason and where it happened (step,
+ * plugin, pipeline file).
+ *
+ * The reason union is open: a plugin declares its own reasons with `Reason`
+ * and fails with them directly; no code maps errors by hand.
+ *
+ * ```ts
+ * class QuotaError extends Errors.Reason<QuotaError>()("QuotaError", { limit: Schema.Number }) {}
+ * ```
  */
-import { Schema } from "effect"
+import { Predicate, Schema } from "effect"
+import type * as Cause from "effect/Cause"
+
+export const ReasonTypeId = "~@routellm/core/Errors/Reason" as const
+
+export interface ReasonBrand {
+  readonly [ReasonTypeId]: typeof ReasonTypeId
+}
+
+/** Any reason: a yieldable, schema-backed tagged error declared with `Reason`. */
+export interface Reason extends Cause.YieldableError, ReasonBrand {
+  readonly _tag: string
+}
+
+export const isReason = (value: unknown): value is Reason => Predicate.hasProperty(value, ReasonTypeId)
+
+/**
+ * Declare a reason: `Schema.TaggedError` plus the brand that makes it a
+ * member of the reason union every contract fails with.
+ */
+export const Reason = <Self = never>() => <const Tag extends string, const Fields extends Schema.Struct.Fields>(tag: Tag, fields: Fields) => {
+  const base = Schema.TaggedError<Self, ReasonBrand>()(tag, fields)
+  // Each TaggedError call makes a fresh class, so the brand lands on this reason only.
+  Object.defineProperty((base as unknown as { readonly prototype: object }).prototype, ReasonTypeId, { value: ReasonTypeId })
+  return base
+}
 
 /** Bad input data: a malformed row, a missing column, a file that cannot be read. */
-export class InputError extends Schema.TaggedError<InputError>()("InputError", {
+export class InputError extends Reason<InputError>()("InputError", {
   file: Schema.String,
   line: Schema.optionalKey(Schema.Number),
   field: Schema.optionalKey(Schema.String),
@@ -18,7 +53,7 @@ export class InputError extends Schema.TaggedError<InputError>()("InputError", {
 }
 
 /** A file or directory a step needs does not exist. */
-export class MissingInputError extends Schema.TaggedError<MissingInputError>()("MissingInputError", {
+export class MissingInputError extends Reason<MissingInputError>()("MissingInputError", {
   path: Schema.String,
   field: Schema.optionalKey(Schema.String),
   hint: Schema.optionalKey(Schema.String)
@@ -28,8 +63,19 @@ export class MissingInputError extends Schema.TaggedError<MissingInputError>()("
   }
 }
 
+/** A file could not be written, or a directory made, moved or removed. */
+export class FileError extends Reason<FileError>()("FileError", {
+  path: Schema.String,
+  operation: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cannot ${this.operation} ${this.path}: ${this.reason}`
+  }
+}
+
 /** A plugin failed while building or running its contract. */
-export class PluginError extends Schema.TaggedError<PluginError>()("PluginError", {
+export class PluginError extends Reason<PluginError>()("PluginError", {
   pluginId: Schema.String,
   reason: Schema.String,
   cause: Schema.optionalKey(Schema.Defect())
@@ -40,7 +86,7 @@ export class PluginError extends Schema.TaggedError<PluginError>()("PluginError"
 }
 
 /** A router could not score a prompt. */
-export class RouterError extends Schema.TaggedError<RouterError>()("RouterError", {
+export class RouterError extends Reason<RouterError>()("RouterError", {
   routerId: Schema.String,
   reason: Schema.String,
   cause: Schema.optionalKey(Schema.Defect())
@@ -51,7 +97,7 @@ export class RouterError extends Schema.TaggedError<RouterError>()("RouterError"
 }
 
 /** An embedder could not embed a batch of texts. */
-export class EmbedderError extends Schema.TaggedError<EmbedderError>()("EmbedderError", {
+export class EmbedderError extends Reason<EmbedderError>()("EmbedderError", {
   embedderId: Schema.String,
   reason: Schema.String,
   cause: Schema.optionalKey(Schema.Defect())
@@ -62,7 +108,7 @@ export class EmbedderError extends Schema.TaggedError<EmbedderError>()("Embedder
 }
 
 /** The cache directory could not be read or written. */
-export class ArtifactError extends Schema.TaggedError<ArtifactError>()("ArtifactError", {
+export class ArtifactError extends Reason<ArtifactError>()("ArtifactError", {
   path: Schema.String,
   reason: Schema.String
 }) {
@@ -70,6 +116,84 @@ export class ArtifactError extends Schema.TaggedError<ArtifactError>()("Artifact
     return `artifact store ${this.path}: ${this.reason}`
   }
 }
+
+/** A reference names a plugin the registry does not hold (or one of another kind). */
+export class UnknownPluginError extends Reason<UnknownPluginError>()("UnknownPluginError", {
+  pluginId: Schema.String,
+  available: Schema.Array(Schema.String),
+  expectedKind: Schema.optionalKey(Schema.String),
+  where: Schema.optionalKey(Schema.String)
+}) {
+  override get message(): string {
+    return `${this.where === undefined ? "" : `${this.where}: `}unknown ${this.expectedKind ?? "plugin"} "${this.pluginId}"; available: ${
+      this.available.join(", ")
+    }`
+  }
+}
+
+export interface ConfigIssue {
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly message: string
+}
+
+/** A plugin config that fails the plugin's Schema; `issues` name each field. */
+export class ConfigError extends Reason<ConfigError>()("ConfigError", {
+  pluginId: Schema.String,
+  where: Schema.String,
+  issues: Schema.Array(Schema.Struct({ path: Schema.Array(Schema.Unknown), message: Schema.String }))
+}) {
+  override get message(): string {
+    return `${this.where}: invalid config for ${this.pluginId}:\n${
+      this.issues.map((issue) => `  - ${issue.path.length === 0 ? "(config)" : issue.path.map(String).join(".")}: ${issue.message}`).join("\n")
+    }`
+  }
+}
+
+/** A third-party plugin package cannot be found or does not export plugins. */
+export class PluginLoadError extends Reason<PluginLoadError>()("PluginLoadError", {
+  packageName: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cannot load plugin package "${this.packageName}": ${this.reason}`
+  }
+}
+
+/** A plugin (or a trained artifact) implements a contract version this core cannot run. */
+export class ContractVersionError extends Reason<ContractVersionError>()("ContractVersionError", {
+  subject: Schema.String,
+  declared: Schema.optionalKey(Schema.String),
+  supported: Schema.String
+}) {
+  override get message(): string {
+    return this.declared === undefined
+      ? `${this.subject} declares no plugin contract version; this @routellm/core implements contract ${this.supported}`
+      : `${this.subject} implements plugin contract ${this.declared}, but this @routellm/core implements contract ${this.supported} (same major version, minor at most ${this.supported}, needed)`
+  }
+}
+
+/**
+ * A failure as the framework reports it: the reason, plus the step, plugin
+ * and pipeline file it happened in when there was one.
+ */
+export class RouteLlmError extends Schema.TaggedError<RouteLlmError>()("RouteLlmError", {
+  reason: Schema.declare(isReason, { description: "The reason: a tagged error declared with Errors.Reason" }),
+  stepId: Schema.optionalKey(Schema.String),
+  pluginId: Schema.optionalKey(Schema.String),
+  file: Schema.optionalKey(Schema.String)
+}) {
+  override get message(): string {
+    const where = [
+      this.file,
+      this.stepId === undefined ? undefined : `step "${this.stepId}"${this.pluginId === undefined ? "" : ` (${this.pluginId})`} failed`
+    ].filter((part) => part !== undefined)
+    return `${where.length === 0 ? "" : `${where.join(": ")}: `}${this.reason.message}`
+  }
+}
+
+/** Any failure as a reason: reasons pass through, anything else becomes a PluginError that keeps it as its cause. */
+export const toReason = (pluginId: string, error: unknown): Reason =>
+  isReason(error) ? error : new PluginError({ pluginId, reason: format(error), cause: error })
 
 /** Render any error (tagged or not) as one readable line. */
 export const format = (error: unknown): string => {

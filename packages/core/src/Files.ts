@@ -1,36 +1,108 @@
 /**
- * Reading the data formats the sources use (CSV, JSON, JSONL) with the line
- * of every row kept, so a malformed row is reported with file and line.
+ * File I/O for every package, through Effect's FileSystem service: reading the
+ * data formats the sources use (CSV, JSON, JSONL) with the line of every row
+ * kept, so a malformed row is reported with file and line, and writing files
+ * and directories with typed errors (`InputError`, `MissingInputError`,
+ * `FileError`) instead of defects.
  */
-import { Effect } from "effect"
-import * as Fs from "node:fs/promises"
-import { InputError, MissingInputError } from "./Errors.ts"
+import { Effect, FileSystem, type Layer, type PlatformError } from "effect"
+import { FileError, InputError, MissingInputError } from "./Errors.ts"
+import * as NodeFileSystem from "./internal/NodeFileSystem.ts"
+
+/** Node's FileSystem (the CLI, the server and the ArtifactStore layers provide it). */
+export const layer: Layer.Layer<FileSystem.FileSystem> = NodeFileSystem.layer
 
 export interface Row<A> {
   readonly line: number
   readonly value: A
 }
 
-/** Read a whole text file; a missing file is a MissingInputError naming the field it came from. */
-export const readText = (path: string, field?: string): Effect.Effect<string, MissingInputError | InputError> =>
-  Effect.tryPromise({
-    try: () => Fs.readFile(path, "utf8"),
-    catch: (cause) =>
-      (cause as NodeJS.ErrnoException).code === "ENOENT"
-        ? new MissingInputError({ path, ...(field === undefined ? {} : { field }) })
-        : new InputError({ file: path, reason: cause instanceof Error ? cause.message : String(cause) })
-  })
+const isNotFound = (error: PlatformError.PlatformError) => error.reason._tag === "NotFound"
 
-export const exists = (path: string): Effect.Effect<boolean> => Effect.promise(() => Fs.stat(path).then(() => true, () => false))
+const describe = (error: PlatformError.PlatformError): string => {
+  const reason = error.reason
+  return reason._tag === "BadArgument" ?
+    reason.description ?? reason.message :
+    `${reason._tag}${reason.description === undefined ? "" : ` (${reason.description})`}`
+}
+
+const readError = (path: string, field: string | undefined) => (error: PlatformError.PlatformError) =>
+  isNotFound(error)
+    ? new MissingInputError({ path, ...(field === undefined ? {} : { field }) })
+    : new InputError({ file: path, reason: describe(error) })
+
+const fileError = (path: string, operation: string) => (error: PlatformError.PlatformError) => new FileError({ path, operation, reason: describe(error) })
+
+/** Read a whole text file; a missing file is a MissingInputError naming the field it came from. */
+export const readText = (path: string, field?: string): Effect.Effect<string, MissingInputError | InputError, FileSystem.FileSystem> =>
+  FileSystem.FileSystem.use((fs) => Effect.mapError(fs.readFileString(path), readError(path, field)))
+
+/** Read a whole file as bytes. */
+export const readBytes = (path: string, field?: string): Effect.Effect<Uint8Array, MissingInputError | InputError, FileSystem.FileSystem> =>
+  FileSystem.FileSystem.use((fs) => Effect.mapError(fs.readFile(path), readError(path, field)))
+
+/** Whether a path exists; a path that cannot be examined counts as absent (reading it then names the real error). */
+export const exists = (path: string): Effect.Effect<boolean, never, FileSystem.FileSystem> =>
+  FileSystem.FileSystem.use((fs) => fs.exists(path).pipe(Effect.orElseSucceed(() => false)))
+
+/** Whether a path is a directory (false when it does not exist). */
+export const isDirectory = (path: string): Effect.Effect<boolean, never, FileSystem.FileSystem> =>
+  FileSystem.FileSystem.use((fs) => fs.stat(path).pipe(Effect.map((info) => info.type === "Directory"), Effect.orElseSucceed(() => false)))
 
 /** Fail with MissingInputError unless the path exists. */
-export const requireExists = (path: string, field?: string, hint?: string): Effect.Effect<void, MissingInputError> =>
+export const requireExists = (
+  path: string,
+  field?: string,
+  hint?: string
+): Effect.Effect<void, MissingInputError, FileSystem.FileSystem> =>
   Effect.flatMap(exists(path), (found) =>
     found
       ? Effect.void
       : Effect.fail(
         new MissingInputError({ path, ...(field === undefined ? {} : { field }), ...(hint === undefined ? {} : { hint }) })
       ))
+
+/** The names in a directory, sorted; a missing directory is a MissingInputError. */
+export const readDirectory = (path: string, field?: string) =>
+  FileSystem.FileSystem.use((fs) => fs.readDirectory(path).pipe(Effect.map((names) => [...names].sort()), Effect.mapError(readError(path, field))))
+
+/** The absolute path with symbolic links resolved. */
+export const realPath = (path: string) => FileSystem.FileSystem.use((fs) => Effect.mapError(fs.realPath(path), readError(path, undefined)))
+
+/** Write a text file (replacing it). */
+export const writeText = (path: string, text: string): Effect.Effect<void, FileError, FileSystem.FileSystem> =>
+  FileSystem.FileSystem.use((fs) => Effect.mapError(fs.writeFileString(path, text), fileError(path, "write")))
+
+/** Write a binary file (replacing it). */
+export const writeBytes = (path: string, bytes: Uint8Array): Effect.Effect<void, FileError, FileSystem.FileSystem> =>
+  FileSystem.FileSystem.use((fs) => Effect.mapError(fs.writeFile(path, bytes), fileError(path, "write")))
+
+/** Write JSON (two-space indented, with a final newline). */
+export const writeJson = (path: string, value: unknown) => writeText(path, JSON.stringify(value, null, 2) + "\n")
+
+/** Write JSON Lines: one value per line. */
+export const writeJsonl = (path: string, values: ReadonlyArray<unknown>) =>
+  writeText(path, values.map((value) => JSON.stringify(value)).join("\n") + (values.length > 0 ? "\n" : ""))
+
+/** Make a directory and its parents. */
+export const makeDirectory = (path: string): Effect.Effect<void, FileError, FileSystem.FileSystem> =>
+  FileSystem.FileSystem.use(
+    (fs) => Effect.mapError(fs.makeDirectory(path, { recursive: true }), fileError(path, "make directory"))
+  )
+
+/** Remove a file or a directory tree; nothing to remove is not an error. */
+export const remove = (path: string): Effect.Effect<void, FileError, FileSystem.FileSystem> =>
+  FileSystem.FileSystem.use(
+    (fs) => Effect.mapError(fs.remove(path, { recursive: true, force: true }), fileError(path, "remove"))
+  )
+
+/** Rename a file or directory (atomic on one file system). */
+export const rename = (from: string, to: string): Effect.Effect<void, FileError, FileSystem.FileSystem> =>
+  FileSystem.FileSystem.use((fs) => Effect.mapError(fs.rename(from, to), fileError(`${from} -> ${to}`, "rename")))
+
+/** Point a symbolic link at a target, replacing whatever the link path held. */
+export const replaceSymlink = (target: string, path: string): Effect.Effect<void, FileError, FileSystem.FileSystem> =>
+  FileSystem.FileSystem.use((fs) => remove(path).pipe(Effect.andThen(Effect.mapError(fs.symlink(target, path), fileError(path, "link")))))
 
 /**
  * Parse CSV (RFC 4180: quoted fields may hold commas, quotes and newlines).

@@ -1,9 +1,9 @@
 /**
- * The Metric contract: folds routing outcomes (a router's win rate for each
+ * The Metric shape: folds routing outcomes (a router's win rate for each
  * prompt plus the recorded quality of the strong and weak models) into a
- * summary.
+ * summary. A plain value, not a service: no plugin kind provides metrics.
  */
-import { Context, type Effect } from "effect"
+import type { Effect } from "effect"
 import type { PluginError } from "./Errors.ts"
 
 export interface RoutingOutcome {
@@ -19,5 +19,3 @@ export interface MetricShape {
   readonly id: string
   readonly summarize: (outcomes: ReadonlyArray<RoutingOutcome>) => Effect.Effect<Summary, PluginError>
 }
-
-export class Metric extends Context.Service<Metric, MetricShape>()("@routellm/core/Metric") {}

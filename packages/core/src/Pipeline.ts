@@ -5,10 +5,10 @@
  * consumes (`needs:`).
  */
 import { Effect, Schema } from "effect"
-import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import * as Yaml from "yaml"
 import { InputError, MissingInputError } from "./Errors.ts"
+import * as Files from "./Files.ts"
 import type * as Plugin from "./Plugin.ts"
 import { ConfigError, decodeConfig, extend, loadPackage, type PluginLoadError, PluginRegistry, type UnknownPluginError } from "./PluginRegistry.ts"
 
@@ -110,13 +110,11 @@ const schemaFormatter = Schema.decodeUnknownExit(PipelineFile, { errors: "all", 
 /** Parse and check a pipeline file (structure only; plugins are resolved by `resolve`). */
 export const load = Effect.fn("Pipeline.load")(function*(file: string, overrides: ReadonlyArray<Override> = []) {
   const path = Path.resolve(file)
-  const text = yield* Effect.tryPromise({
-    try: () => Fs.readFile(path, "utf8"),
-    catch: (cause) =>
-      (cause as NodeJS.ErrnoException).code === "ENOENT"
-        ? new MissingInputError({ path: file, field: "pipeline" })
-        : new InputError({ file, reason: String(cause) })
-  })
+  const text = yield* Files.readText(path, "pipeline").pipe(
+    Effect.mapError((error) =>
+      error._tag === "MissingInputError" ? new MissingInputError({ path: file, field: "pipeline" }) : new InputError({ file, reason: error.reason })
+    )
+  )
   const lineCounter = new Yaml.LineCounter()
   const document = Yaml.parseDocument(text, { lineCounter, prettyErrors: false, merge: true })
   if (document.errors.length > 0) {

@@ -6,31 +6,20 @@
  * committed atomically and are cache hits the next time. Every run writes a
  * manifest into its run directory.
  */
-import { Deferred, Effect, Layer, Option, Schema, Semaphore, Stream } from "effect"
-import * as Fs from "node:fs/promises"
+import { Deferred, Effect, Layer, Option, Semaphore, Stream } from "effect"
 import * as Path from "node:path"
 import { ArtifactStore } from "./ArtifactStore.ts"
+import { Augmenter } from "./Augmenter.ts"
 import * as Battles from "./Battles.ts"
+import { Benchmark } from "./Benchmark.ts"
+import { Dataset } from "./Dataset.ts"
 import * as Errors from "./Errors.ts"
 import * as Files from "./Files.ts"
 import * as Hash from "./Hash.ts"
 import type { Resolved, ResolvedStep } from "./Pipeline.ts"
-import type * as Plugin from "./Plugin.ts"
+import * as Plugin from "./Plugin.ts"
 import { PluginRegistry, type RegistryShape } from "./PluginRegistry.ts"
 import { Settings } from "./Settings.ts"
-
-/** A step failed; `reason` is the plugin's own error message. */
-export class StepFailedError extends Schema.TaggedError<StepFailedError>()("StepFailedError", {
-  file: Schema.String,
-  stepId: Schema.String,
-  pluginId: Schema.String,
-  errorTag: Schema.String,
-  reason: Schema.String
-}) {
-  override get message(): string {
-    return `${this.file}: step "${this.stepId}" (${this.pluginId}) failed: ${this.reason}`
-  }
-}
 
 export interface RunOptions {
   readonly runDirectory: string
@@ -89,10 +78,10 @@ export interface StepResult extends Plugin.StepInput {
 }
 
 const readStored = (directory: string) =>
-  Effect.tryPromise({
-    try: async () => JSON.parse(await Fs.readFile(Path.join(directory, outputFile), "utf8")) as StoredOutput,
-    catch: (cause) => new Errors.ArtifactError({ path: directory, reason: `unreadable step output: ${String(cause)}` })
-  })
+  Files.readJson(Path.join(directory, outputFile)).pipe(
+    Effect.map((value) => value as StoredOutput),
+    Effect.mapError((error) => new Errors.ArtifactError({ path: directory, reason: `unreadable step output: ${error.message}` }))
+  )
 
 /**
  * A finished step read back from its artifact directory (`runs/<name>/<time>/steps/<id>`
@@ -105,7 +94,7 @@ export const readStep = Effect.fn("PipelineRunner.readStep")(function*(directory
     return yield* new Errors.InputError({ file, field: "uses", reason: "not a pipeline step output (expected { uses, kind, config, value })" })
   }
   const stored = output as StoredOutput
-  const resolved = yield* Effect.promise(() => Fs.realpath(directory).catch(() => Path.resolve(directory)))
+  const resolved = yield* Files.realPath(directory).pipe(Effect.orElseSucceed(() => Path.resolve(directory)))
   const input: Plugin.StepInput = {
     stepId: Path.basename(directory),
     uses: stored.uses,
@@ -203,47 +192,51 @@ const executeStep = (
         ? Effect.succeed({ value: { router: plugin.id } })
         : Effect.scoped(plugin.train(step.config, context))
     case "dataset":
-      return Effect.scoped(Effect.gen(function*() {
-        const dataset = yield* plugin.make(step.config, context)
-        const battles = yield* Stream.runCollect(dataset.records)
-        yield* Battles.write(context.directory, battles)
-        return {
-          value: { battles: battles.length, fingerprint: dataset.fingerprint },
-          summary: {
-            battles: battles.length,
-            skipped: dataset.skipped.length,
-            ...(dataset.skipped.length === 0 ? {} : { skippedExamples: dataset.skipped.slice(0, 5) })
+      return Effect.scoped(
+        Effect.gen(function*() {
+          const dataset = yield* Dataset
+          const battles = yield* Stream.runCollect(dataset.records)
+          yield* Battles.write(context.directory, battles)
+          return {
+            value: { battles: battles.length, fingerprint: dataset.fingerprint },
+            summary: {
+              battles: battles.length,
+              skipped: dataset.skipped.length,
+              ...(dataset.skipped.length === 0 ? {} : { skippedExamples: dataset.skipped.slice(0, 5) })
+            }
           }
-        }
-      }))
+        }).pipe(Effect.provide(Plugin.datasetLayer(plugin, step.config, context)))
+      )
     case "augmenter":
-      return Effect.scoped(Effect.gen(function*() {
-        const augmenter = yield* plugin.make(step.config, context)
-        const input = yield* Battles.fromInputs(context.inputs)
-        const result = yield* augmenter.augment(Battles.stream(input))
-        yield* Battles.write(context.directory, result.records)
-        return {
-          value: { battles: result.records.length, report: result.report },
-          summary: { input: input.length, battles: result.records.length, ...result.report }
-        }
-      }))
+      return Effect.scoped(
+        Effect.gen(function*() {
+          const augmenter = yield* Augmenter
+          const input = yield* Battles.fromInputs(context.inputs)
+          const result = yield* augmenter.augment(Battles.stream(input))
+          yield* Battles.write(context.directory, result.records)
+          return {
+            value: { battles: result.records.length, report: result.report },
+            summary: { input: input.length, battles: result.records.length, ...result.report }
+          }
+        }).pipe(Effect.provide(Plugin.augmenterLayer(plugin, step.config, context)))
+      )
     case "benchmark":
-      return Effect.scoped(Effect.gen(function*() {
-        const benchmark = yield* plugin.make(step.config, context)
-        yield* Effect.promise(() =>
-          Fs.writeFile(Path.join(context.directory, "outcomes.jsonl"), benchmark.rows.map((row) => JSON.stringify(row)).join("\n") + "\n")
-        )
-        const value = {
-          name: benchmark.name,
-          strongModel: benchmark.strongModel,
-          weakModel: benchmark.weakModel,
-          models: benchmark.models,
-          prompts: benchmark.rows.length,
-          dropped: benchmark.dropped,
-          fingerprint: benchmark.fingerprint
-        }
-        return { value, summary: value }
-      }))
+      return Effect.scoped(
+        Effect.gen(function*() {
+          const benchmark = yield* Benchmark
+          yield* Files.writeJsonl(Path.join(context.directory, "outcomes.jsonl"), benchmark.rows)
+          const value = {
+            name: benchmark.name,
+            strongModel: benchmark.strongModel,
+            weakModel: benchmark.weakModel,
+            models: benchmark.models,
+            prompts: benchmark.rows.length,
+            dropped: benchmark.dropped,
+            fingerprint: benchmark.fingerprint
+          }
+          return { value, summary: value }
+        }).pipe(Effect.provide(Plugin.benchmarkLayer(plugin, step.config, context)))
+      )
     case "embedder":
       return Effect.fail(
         new Errors.PluginError({ pluginId: plugin.id, reason: "embedders are used inside other steps' config, not as steps" })
@@ -261,8 +254,8 @@ export const run = Effect.fn("PipelineRunner.run")(function*(
   const settings = yield* Settings
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
   const runDirectory = Path.resolve(options.runDirectory)
-  const pipelineText = yield* Effect.promise(() => Fs.readFile(Path.resolve(pipeline.file), "utf8"))
-  yield* Effect.promise(() => Fs.mkdir(Path.join(runDirectory, "steps"), { recursive: true }))
+  const pipelineText = yield* Files.readText(Path.resolve(pipeline.file), "pipeline")
+  yield* Files.makeDirectory(Path.join(runDirectory, "steps"))
   const manifest: Manifest = {
     pipeline: { name: pipeline.name, file: Path.resolve(pipeline.file), sha256: Hash.sha256(pipelineText) },
     command: options.command ?? [],
@@ -276,8 +269,8 @@ export const run = Effect.fn("PipelineRunner.run")(function*(
   const writeManifest = Effect.suspend(() => store.writeFileAtomic(manifestPath, JSON.stringify(manifest, null, 2) + "\n"))
   yield* writeManifest
 
-  const results = new Map<string, Deferred.Deferred<StepResult, StepFailedError>>()
-  for (const step of pipeline.steps) results.set(step.id, yield* Deferred.make<StepResult, StepFailedError>())
+  const results = new Map<string, Deferred.Deferred<StepResult, Errors.RouteLlmError>>()
+  for (const step of pipeline.steps) results.set(step.id, yield* Deferred.make<StepResult, Errors.RouteLlmError>())
   const semaphore = yield* Semaphore.make(Math.max(1, options.concurrency ?? 2))
   const registryLayer = Layer.succeed(PluginRegistry, registry)
 
@@ -288,13 +281,13 @@ export const run = Effect.fn("PipelineRunner.run")(function*(
       return yield* semaphore.withPermits(1)(Effect.gen(function*() {
         const started = Date.now()
         const startedAt = new Date(started).toISOString()
+        // The plugin's reason travels whole; a third-party plugin failing with something else keeps it as the cause.
         const fail = (error: unknown) =>
-          new StepFailedError({
+          new Errors.RouteLlmError({
+            reason: Errors.toReason(step.uses, error),
             file: pipeline.file,
             stepId: step.id,
-            pluginId: step.uses,
-            errorTag: typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : "Error",
-            reason: Errors.format(error)
+            pluginId: step.uses
           })
         const fingerprint = yield* stepFingerprint(pipeline, step, inputs.map((input) => input.fingerprint), registry).pipe(
           Effect.mapError(fail)
@@ -327,7 +320,7 @@ export const run = Effect.fn("PipelineRunner.run")(function*(
                 value: output.value ?? null,
                 ...(output.summary === undefined ? {} : { summary: output.summary })
               }
-              yield* Effect.promise(() => Fs.writeFile(Path.join(temporary, outputFile), JSON.stringify(record, null, 2)))
+              yield* Files.writeText(Path.join(temporary, outputFile), JSON.stringify(record, null, 2))
               return record
             })).pipe(Effect.provide(registryLayer), Effect.mapError(fail))
           directory = committed.directory
@@ -336,10 +329,7 @@ export const run = Effect.fn("PipelineRunner.run")(function*(
           log(`[${step.id}] done in ${((Date.now() - started) / 1000).toFixed(1)}s`)
         }
         const link = Path.join(runDirectory, "steps", step.id)
-        yield* Effect.promise(async () => {
-          await Fs.rm(link, { force: true, recursive: true })
-          await Fs.symlink(directory, link, "dir")
-        })
+        yield* Files.replaceSymlink(directory, link).pipe(Effect.mapError(fail))
         manifest.steps.push({
           id: step.id,
           uses: step.uses,
@@ -399,4 +389,6 @@ export const run = Effect.fn("PipelineRunner.run")(function*(
   yield* writeManifest
   if (outcome._tag === "Failure") return yield* Effect.failCause(outcome.cause)
   return { manifest, runDirectory, manifestPath }
-})
+}, (effect, pipeline) =>
+  // Failures outside a step (the run directory, the manifest) are reported against the pipeline file.
+  Effect.mapError(effect, (error) => error._tag === "RouteLlmError" ? error : new Errors.RouteLlmError({ reason: error, file: pipeline.file })))

@@ -1,27 +1,29 @@
 /**
  * The plugin contract. A plugin is a plain value: an id such as
- * `router/random`, a version, a Schema for its YAML config, and a Layer that
- * provides its contract (Router, Dataset, Augmenter, Embedder, Benchmark) or,
- * for pipeline-only steps, a step function.
+ * `router/random`, a version, the contract version it implements, a Schema
+ * for its YAML config, and a function that builds its contract (Router,
+ * Dataset, Augmenter, Embedder, Benchmark) or, for pipeline-only steps, a
+ * step function.
  */
-import { Effect, Layer, Schema, type Scope } from "effect"
+import { Effect, type FileSystem, Layer, Schema, type Scope } from "effect"
 import type { ArtifactStore } from "./ArtifactStore.ts"
 import type { AugmenterShape } from "./Augmenter.ts"
 import { Augmenter } from "./Augmenter.ts"
 import { Benchmark, type BenchmarkShape } from "./Benchmark.ts"
+import * as ContractVersion from "./ContractVersion.ts"
 import { Dataset, type DatasetShape } from "./Dataset.ts"
 import { Embedder, type EmbedderShape } from "./Embedder.ts"
-import type { ArtifactError, EmbedderError, InputError, MissingInputError, PluginError, RouterError } from "./Errors.ts"
+import type { Reason } from "./Errors.ts"
 import type { PluginRegistry } from "./PluginRegistry.ts"
 import { Router, type RouterShape } from "./Router.ts"
 
 export type Kind = "router" | "dataset" | "augmenter" | "embedder" | "benchmark" | "step"
 
-/** Everything a plugin may fail with. */
-export type Failure = PluginError | InputError | MissingInputError | RouterError | EmbedderError | ArtifactError
+/** Everything a plugin may fail with: any reason (core's, or one the plugin declares with `Errors.Reason`). */
+export type Failure = Reason
 
 /** Services every plugin may use. */
-export type Services = ArtifactStore | PluginRegistry
+export type Services = ArtifactStore | PluginRegistry | FileSystem.FileSystem
 
 /** Where a plugin is being built: relative paths in its config resolve against `baseDirectory`. */
 export interface MakeContext {
@@ -60,6 +62,8 @@ export interface StepOutput {
 interface Base<C> {
   readonly id: string
   readonly version: string
+  /** The plugin contract version it implements (the constructors below fill in this core's). */
+  readonly contract: string
   readonly description: string
   readonly config: Schema.Decoder<C>
   /** Fingerprint of external inputs (data files) that the config names; part of the cache key. */
@@ -105,21 +109,29 @@ export interface StepPlugin<C = any> extends Base<C> {
 
 export type Any = RouterPlugin | DatasetPlugin | AugmenterPlugin | EmbedderPlugin | BenchmarkPlugin | StepPlugin
 
-export const router = <C>(plugin: Omit<RouterPlugin<C>, "kind">): RouterPlugin<C> => ({ ...plugin, kind: "router" })
-export const dataset = <C>(plugin: Omit<DatasetPlugin<C>, "kind">): DatasetPlugin<C> => ({ ...plugin, kind: "dataset" })
-export const augmenter = <C>(plugin: Omit<AugmenterPlugin<C>, "kind">): AugmenterPlugin<C> => ({
+/** What a constructor takes: the plugin without its kind, the contract version optional. */
+type Input<P extends Any> = Omit<P, "kind" | "contract"> & { readonly contract?: string }
+
+const contract = ContractVersion.version
+
+export const router = <C>(plugin: Input<RouterPlugin<C>>): RouterPlugin<C> => ({ contract, ...plugin, kind: "router" })
+export const dataset = <C>(plugin: Input<DatasetPlugin<C>>): DatasetPlugin<C> => ({ contract, ...plugin, kind: "dataset" })
+export const augmenter = <C>(plugin: Input<AugmenterPlugin<C>>): AugmenterPlugin<C> => ({
+  contract,
   ...plugin,
   kind: "augmenter"
 })
-export const embedder = <C>(plugin: Omit<EmbedderPlugin<C>, "kind">): EmbedderPlugin<C> => ({
+export const embedder = <C>(plugin: Input<EmbedderPlugin<C>>): EmbedderPlugin<C> => ({
+  contract,
   ...plugin,
   kind: "embedder"
 })
-export const benchmark = <C>(plugin: Omit<BenchmarkPlugin<C>, "kind">): BenchmarkPlugin<C> => ({
+export const benchmark = <C>(plugin: Input<BenchmarkPlugin<C>>): BenchmarkPlugin<C> => ({
+  contract,
   ...plugin,
   kind: "benchmark"
 })
-export const step = <C>(plugin: Omit<StepPlugin<C>, "kind">): StepPlugin<C> => ({ ...plugin, kind: "step" })
+export const step = <C>(plugin: Input<StepPlugin<C>>): StepPlugin<C> => ({ contract, ...plugin, kind: "step" })
 
 /** The Layer that provides a router plugin's contract. */
 export const routerLayer = <C>(plugin: RouterPlugin<C>, config: C, context: MakeContext & { readonly trained?: StepInput }) =>
@@ -155,6 +167,7 @@ export const jsonSchema = (plugin: Any): unknown => Schema.toJsonSchemaDocument(
 export const describe = (plugin: Any) => ({
   id: plugin.id,
   version: plugin.version,
+  contract: plugin.contract,
   kind: plugin.kind,
   description: plugin.description,
   trainable: plugin.kind === "router" && plugin.train !== undefined,

@@ -3,54 +3,19 @@
  * statically plus third-party packages loaded by name from a pipeline's
  * `plugins:` list.
  */
-import { Context, Effect, Layer, Schema, SchemaIssue, type Scope } from "effect"
-import * as Fs from "node:fs/promises"
+import { Context, Effect, Layer, type Schema, SchemaIssue, type Scope } from "effect"
 import * as Path from "node:path"
 import { pathToFileURL } from "node:url"
 import type { BenchmarkShape } from "./Benchmark.ts"
+import * as ContractVersion from "./ContractVersion.ts"
 import type { EmbedderShape } from "./Embedder.ts"
+import { ConfigError, ContractVersionError, PluginLoadError, UnknownPluginError } from "./Errors.ts"
+import * as Files from "./Files.ts"
 import * as Plugin from "./Plugin.ts"
 import type { RouterShape } from "./Router.ts"
 
-export class UnknownPluginError extends Schema.TaggedError<UnknownPluginError>()("UnknownPluginError", {
-  pluginId: Schema.String,
-  available: Schema.Array(Schema.String),
-  expectedKind: Schema.optionalKey(Schema.String),
-  where: Schema.optionalKey(Schema.String)
-}) {
-  override get message(): string {
-    return `${this.where === undefined ? "" : `${this.where}: `}unknown ${this.expectedKind ?? "plugin"} "${this.pluginId}"; available: ${
-      this.available.join(", ")
-    }`
-  }
-}
-
-export interface ConfigIssue {
-  readonly path: ReadonlyArray<PropertyKey>
-  readonly message: string
-}
-
-/** A plugin config that fails the plugin's Schema; `issues` name each field. */
-export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
-  pluginId: Schema.String,
-  where: Schema.String,
-  issues: Schema.Array(Schema.Struct({ path: Schema.Array(Schema.Unknown), message: Schema.String }))
-}) {
-  override get message(): string {
-    return `${this.where}: invalid config for ${this.pluginId}:\n${
-      this.issues.map((issue) => `  - ${issue.path.length === 0 ? "(config)" : issue.path.map(String).join(".")}: ${issue.message}`).join("\n")
-    }`
-  }
-}
-
-export class PluginLoadError extends Schema.TaggedError<PluginLoadError>()("PluginLoadError", {
-  packageName: Schema.String,
-  reason: Schema.String
-}) {
-  override get message(): string {
-    return `cannot load plugin package "${this.packageName}": ${this.reason}`
-  }
-}
+export { ConfigError, ContractVersionError, PluginLoadError, UnknownPluginError }
+export type { ConfigIssue } from "./Errors.ts"
 
 const standardFormatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
@@ -107,8 +72,17 @@ export const make = (plugins: ReadonlyArray<Plugin.Any>): RegistryShape => {
   return { plugins: [...byId.values()], get, getKind }
 }
 
+/** Fail with ContractVersionError unless every plugin implements a contract version this core runs. */
+export const checkContracts = (plugins: ReadonlyArray<Plugin.Any>, source?: string): Effect.Effect<void, ContractVersionError> =>
+  Effect.forEach(
+    plugins,
+    (plugin) => ContractVersion.check(`plugin ${plugin.id} ${plugin.version}${source === undefined ? "" : ` (package ${source})`}`, plugin.contract),
+    { discard: true }
+  )
+
 export class PluginRegistry extends Context.Service<PluginRegistry, RegistryShape>()("@routellm/core/PluginRegistry") {
-  static readonly layer = (plugins: ReadonlyArray<Plugin.Any>) => Layer.succeed(PluginRegistry, make(plugins))
+  /** A registry of these plugins; refuses any whose contract version this core does not implement. */
+  static readonly layer = (plugins: ReadonlyArray<Plugin.Any>) => Layer.effect(PluginRegistry, Effect.as(checkContracts(plugins), make(plugins)))
 }
 
 /** Registry plus more plugins (later ones win on id clashes). */
@@ -119,26 +93,30 @@ const isPlugin = (value: unknown): value is Plugin.Any =>
   typeof (value as Plugin.Any).kind === "string" && (value as Plugin.Any).config !== undefined
 
 /** Find a package's ESM entry point by walking up node_modules directories from `fromDirectory`. */
-const resolvePackage = async (packageName: string, fromDirectory: string): Promise<string> => {
-  let directory = Path.resolve(fromDirectory)
-  for (;;) {
-    const candidate = Path.join(directory, "node_modules", packageName, "package.json")
-    try {
-      const manifest = JSON.parse(await Fs.readFile(candidate, "utf8"))
-      const root = Path.dirname(candidate)
-      const exported = manifest.exports?.["."] ?? manifest.exports
-      const entry = typeof exported === "string"
-        ? exported
-        : exported?.import ?? exported?.default ?? manifest.module ?? manifest.main ?? "index.js"
-      return Path.join(root, typeof entry === "string" ? entry : entry.default)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error
+const resolvePackage = (packageName: string, fromDirectory: string) =>
+  Effect.gen(function*() {
+    let directory = Path.resolve(fromDirectory)
+    for (;;) {
+      const candidate = Path.join(directory, "node_modules", packageName, "package.json")
+      if (yield* Files.exists(candidate)) {
+        const manifest = (yield* Files.readJson(candidate)) as {
+          readonly exports?: any
+          readonly module?: string
+          readonly main?: string
+        }
+        const exported = manifest.exports?.["."] ?? manifest.exports
+        const entry = typeof exported === "string"
+          ? exported
+          : exported?.import ?? exported?.default ?? manifest.module ?? manifest.main ?? "index.js"
+        return Path.join(Path.dirname(candidate), typeof entry === "string" ? entry : entry.default)
+      }
+      const parent = Path.dirname(directory)
+      if (parent === directory) {
+        return yield* new PluginLoadError({ packageName, reason: `not installed (searched node_modules from ${fromDirectory} upwards)` })
+      }
+      directory = parent
     }
-    const parent = Path.dirname(directory)
-    if (parent === directory) throw new Error(`not installed (searched node_modules from ${fromDirectory} upwards)`)
-    directory = parent
-  }
-}
+  })
 
 /**
  * How a plugin package's entry module is imported. A host that bundles
@@ -151,29 +129,35 @@ export const PackageImport = Context.Reference<(url: string) => Promise<Record<s
 
 /**
  * Load third-party plugins by package name. The package exports `plugins`
- * (an array of plugin values) or a default export that is one.
+ * (an array of plugin values) or a default export that is one; each must
+ * implement a contract version this core runs.
  */
 export const loadPackage = (packageName: string, fromDirectory: string) =>
   Effect.gen(function*() {
+    // The pipeline's directory first, then the working directory (a pipeline kept outside the project).
+    const entry = yield* resolvePackage(packageName, fromDirectory).pipe(
+      Effect.catchTag("PluginLoadError", () => resolvePackage(packageName, process.cwd())),
+      Effect.mapError((error) => error._tag === "PluginLoadError" ? error : new PluginLoadError({ packageName, reason: error.message }))
+    )
     const importPackage = yield* PackageImport
-    return yield* Effect.tryPromise({
-      try: async () => {
-        // The pipeline's directory first, then the working directory (a pipeline kept outside the project).
-        const entry = await resolvePackage(packageName, fromDirectory).catch(() => resolvePackage(packageName, process.cwd()))
-        const module: any = await importPackage(pathToFileURL(entry).href)
-        const exported: unknown = module.plugins ?? module.default?.plugins ?? module.default
-        const list = Array.isArray(exported) ? exported : [exported]
-        const plugins = list.filter(isPlugin)
-        if (plugins.length === 0 || plugins.length !== list.length) {
-          throw new Error("the package must export `plugins`: an array of plugin values ({ id, kind, version, config, ... })")
-        }
-        return plugins
-      },
+    const module: any = yield* Effect.tryPromise({
+      try: () => importPackage(pathToFileURL(entry).href),
       catch: (cause) => new PluginLoadError({ packageName, reason: cause instanceof Error ? cause.message : String(cause) })
     })
+    const exported: unknown = module.plugins ?? module.default?.plugins ?? module.default
+    const list = Array.isArray(exported) ? exported : [exported]
+    const plugins = list.filter(isPlugin)
+    if (plugins.length === 0 || plugins.length !== list.length) {
+      return yield* new PluginLoadError({
+        packageName,
+        reason: "the package must export `plugins`: an array of plugin values ({ id, kind, version, contract, config, ... })"
+      })
+    }
+    yield* checkContracts(plugins, packageName)
+    return plugins
   })
 
-type Built<A> = Effect.Effect<A, Plugin.Failure | UnknownPluginError | ConfigError, PluginRegistry | Plugin.Services | Scope.Scope>
+type Built<A> = Effect.Effect<A, Plugin.Failure, Plugin.Services | Scope.Scope>
 
 /** Build the router a reference names (used by eval, serve, route). */
 export const makeRouter = (

@@ -1,12 +1,16 @@
 /**
  * @routellm/core: the contracts (Router, Dataset, Augmenter, Metric, Embedder,
  * Benchmark, ArtifactStore), shared records, plugins and the pipeline engine.
+ * Plugin authors who want the contract without the engine import
+ * `@routellm/core/Contract`.
  */
 export * as Adam from "./Adam.ts"
 export * as ArtifactStore from "./ArtifactStore.ts"
 export * as Augmenter from "./Augmenter.ts"
 export * as Battles from "./Battles.ts"
 export * as Benchmark from "./Benchmark.ts"
+export * as Contract from "./Contract.ts"
+export * as ContractVersion from "./ContractVersion.ts"
 export * as Dataset from "./Dataset.ts"
 export * as Embedder from "./Embedder.ts"
 export * as Errors from "./Errors.ts"

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ArtifactStore, Embedder, Errors, Files, Hash, Matrix, ModelAliases, Progress, Random, Router } from "@routellm/core"
-import { Effect, Option, Stream } from "effect"
+import { Effect, FileSystem, Option, Stream } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -11,7 +11,7 @@ describe("ArtifactStore", () => {
   it.live("commits a directory only when its build succeeds", () =>
     Effect.gen(function*() {
       const root = yield* temporaryDirectory()
-      const store = ArtifactStore.make(root)
+      const store = ArtifactStore.make(root, yield* FileSystem.FileSystem)
       const failed = yield* Effect.exit(
         store.commit("steps/abc", (directory) =>
           Effect.gen(function*() {
@@ -39,7 +39,7 @@ describe("ArtifactStore", () => {
       assert.deepStrictEqual(yield* Effect.promise(() => Fs.readdir(committed.directory)), ["new.json"])
       const invalid = yield* Effect.flip(store.lookup("../escape"))
       assert.strictEqual(invalid._tag, "ArtifactError")
-    }))
+    }).pipe(Effect.provide(Files.layer)))
 })
 
 describe("Files", () => {
@@ -65,7 +65,7 @@ describe("Files", () => {
       assert.include(error.message, `${file}:3`)
       const missing = yield* Effect.flip(Files.readCsv(Path.join(directory, "absent.csv"), "file"))
       assert.strictEqual(missing._tag, "MissingInputError")
-    }))
+    }).pipe(Effect.provide(Files.layer)))
 
   it.effect("parses JSON Lines, failing or skipping invalid lines", () =>
     Effect.gen(function*() {
@@ -98,7 +98,7 @@ describe("Embedder.embedAll", () => {
       }
       const run = (texts: ReadonlyArray<string>) =>
         Embedder.embedAll(embedder, texts).pipe(
-          Effect.provideService(ArtifactStore.ArtifactStore, ArtifactStore.make(root)),
+          Effect.provide(ArtifactStore.ArtifactStore.layerAt(root)),
           Effect.provideService(Progress.Reporter, Progress.silent)
         )
       const first = yield* run(["aa", "b", "aa", "ccc"])

@@ -163,7 +163,11 @@ describe("Pipeline", () => {
         "plugins: [\"@routellm-test/plugin-example\"]\nsteps:\n  ok:\n    uses: test/count\n    with: { n: 2 }\n  broken:\n    uses: test/count\n    needs: ok\n    with: { n: 1, fail: disk on fire }\n"
       )
       const error = yield* Effect.flip(runPipeline(file, directory))
-      assert.strictEqual(error._tag, "StepFailedError")
+      if (error._tag !== "RouteLlmError") return assert.fail(`expected a RouteLlmError, got ${error._tag}`)
+      assert.strictEqual(error.stepId, "broken")
+      assert.strictEqual(error.pluginId, "test/count")
+      // A third-party plugin's own failure travels as the cause of a PluginError reason.
+      assert.strictEqual(error.reason._tag, "PluginError")
       assert.include(error.message, "step \"broken\" (test/count) failed")
       assert.include(error.message, "disk on fire")
       const runs = yield* Effect.promise(() => Fs.readdir(Path.join(directory, "runs")))

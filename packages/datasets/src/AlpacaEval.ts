@@ -123,6 +123,6 @@ export const plugin = Plugin.dataset({
     Effect.gen(function*() {
       const file = yield* Source.resolveFile(config, context, relativePath)
       const fingerprint = yield* Source.fingerprintFiles(id, [file], options(config))
-      return Source.makeDataset(id, fingerprint, config.onInvalid, (invalid) => read(file, config, invalid))
+      return yield* Source.makeDataset(id, fingerprint, config.onInvalid, (invalid) => read(file, config, invalid))
     })
 })

@@ -13,7 +13,6 @@
 import { ArtifactStore, Errors, Files, Hash, Plugin, type Records } from "@routellm/core"
 import { Effect, Schema } from "effect"
 import { parquetReadObjects } from "hyparquet"
-import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import * as Source from "./internal/Source.ts"
 
@@ -146,13 +145,7 @@ export const battleOf = (row: RawRow, minimumPromptLength: number): Records.Batt
 const readRows = (file: string) =>
   Effect.gen(function*() {
     if (file.endsWith(".parquet")) {
-      const bytes = yield* Effect.tryPromise({
-        try: () => Fs.readFile(file),
-        catch: (cause) =>
-          (cause as NodeJS.ErrnoException).code === "ENOENT"
-            ? new Errors.MissingInputError({ path: file, field: "file" })
-            : new Errors.InputError({ file, reason: Errors.format(cause) })
-      })
+      const bytes = yield* Files.readBytes(file, "file")
       const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
       const rows = yield* Effect.tryPromise({
         try: () => parquetReadObjects({ file: buffer, columns: [...columns] }),
@@ -210,6 +203,6 @@ export const plugin = Plugin.dataset({
     Effect.gen(function*() {
       const file = yield* resolve(config, context)
       const fingerprint = yield* Source.fingerprintFiles(id, [file], { minimumPromptLength: config.minimumPromptLength })
-      return Source.makeDataset(id, fingerprint, config.onInvalid, (invalid) => read(file, config, invalid))
+      return yield* Source.makeDataset(id, fingerprint, config.onInvalid, (invalid) => read(file, config, invalid))
     })
 })

@@ -18,7 +18,6 @@
 import { ArtifactStore, type Dataset, Embedder, Errors, Files, Hash, Matrix, Plugin, PluginRegistry, Progress, type Records } from "@routellm/core"
 import { Similarity } from "@routellm/embedders"
 import { Effect, Schema, Stream } from "effect"
-import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 
 export const id = "augment/decontaminate"
@@ -69,12 +68,6 @@ export interface Match {
 
 /** The text two prompts are compared on. */
 export const normalize = (text: string): string => text.normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trim()
-
-const asError = (error: unknown) =>
-  typeof error === "object" && error !== null && "_tag" in error &&
-    (error._tag === "UnknownPluginError" || error._tag === "ConfigError")
-    ? new Errors.PluginError({ pluginId: id, reason: Errors.format(error) })
-    : (error as Plugin.Failure)
 
 const promptOfRecord = (value: unknown): string | undefined => {
   if (typeof value === "string") return value
@@ -131,7 +124,7 @@ export const evaluationSources = (config: Config, context: Plugin.MakeContext, i
   Effect.gen(function*() {
     const sources: Array<EvaluationSource> = []
     for (const reference of config.benchmarks) {
-      const benchmark = yield* PluginRegistry.makeBenchmark(reference, context, `${id} benchmarks`).pipe(Effect.mapError(asError))
+      const benchmark = yield* PluginRegistry.makeBenchmark(reference, context, `${id} benchmarks`)
       sources.push({ name: benchmark.name, prompts: benchmark.rows.map((row) => row.prompt) })
     }
     for (const input of inputs.filter((input) => input.kind === "benchmark")) sources.push(yield* readBenchmarkInput(input))
@@ -250,7 +243,7 @@ export const make = (config: Config, context: Plugin.StepContext) =>
     const sources = yield* evaluationSources(config, context, context.inputs)
     const embedder = config.embedder === undefined
       ? undefined
-      : yield* PluginRegistry.makeEmbedder(config.embedder, context, `${id} embedder`).pipe(Effect.mapError(asError))
+      : yield* PluginRegistry.makeEmbedder(config.embedder, context, `${id} embedder`)
     const store = yield* ArtifactStore.ArtifactStore
     const progressReporter = yield* Progress.Reporter
     const augment = (records: Stream.Stream<Records.Battle, Dataset.DatasetError>) =>
@@ -315,12 +308,7 @@ export const make = (config: Config, context: Plugin.StepContext) =>
         return { records: kept, report }
       }).pipe(
         Effect.provideService(ArtifactStore.ArtifactStore, store),
-        Effect.provideService(Progress.Reporter, progressReporter),
-        Effect.mapError((error) =>
-          error._tag === "EmbedderError" || error._tag === "ArtifactError"
-            ? new Errors.PluginError({ pluginId: id, reason: error.message, cause: error })
-            : error
-        )
+        Effect.provideService(Progress.Reporter, progressReporter)
       )
     return { id, augment }
   })
@@ -330,16 +318,13 @@ const fingerprint = (config: Config, context: Plugin.MakeContext) =>
   Effect.scoped(Effect.gen(function*() {
     const benchmarks: Array<string> = []
     for (const reference of config.benchmarks) {
-      const benchmark = yield* PluginRegistry.makeBenchmark(reference, context, `${id} benchmarks`).pipe(Effect.mapError(asError))
+      const benchmark = yield* PluginRegistry.makeBenchmark(reference, context, `${id} benchmarks`)
       benchmarks.push(benchmark.fingerprint)
     }
     const files: Array<string> = []
     for (const file of config.files) {
       const path = Path.resolve(context.baseDirectory, file)
-      const bytes = yield* Effect.tryPromise({
-        try: () => Fs.readFile(path),
-        catch: () => new Errors.MissingInputError({ path, field: "files" })
-      })
+      const bytes = yield* Files.readBytes(path, "files")
       files.push(Hash.sha256(bytes))
     }
     return Hash.hashValue({ id, benchmarks, files })

@@ -15,7 +15,6 @@
  */
 import { Errors, Files, Plugin, type Records } from "@routellm/core"
 import { Effect, Schema } from "effect"
-import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import * as PythonList from "./internal/PythonList.ts"
 import * as Source from "./internal/Source.ts"
@@ -77,17 +76,11 @@ const extensions = [".csv", ".json", ".jsonl"]
 /** Expand directories into their outcome files, sorted, so the order is stable. */
 export const expandSources = (paths: ReadonlyArray<string>) =>
   Effect.forEach(paths, (path) =>
-    Effect.tryPromise({
-      try: async () => {
-        const stat = await Fs.stat(path)
-        if (!stat.isDirectory()) return [path]
-        const names = await Fs.readdir(path)
-        return names.filter((name) => extensions.includes(Path.extname(name))).sort().map((name) => Path.join(path, name))
-      },
-      catch: (cause) =>
-        (cause as NodeJS.ErrnoException).code === "ENOENT"
-          ? new Errors.MissingInputError({ path, field: "sources" })
-          : new Errors.InputError({ file: path, reason: Errors.format(cause) })
+    Effect.gen(function*() {
+      yield* Files.requireExists(path, "sources")
+      if (!(yield* Files.isDirectory(path))) return [path]
+      const names = yield* Files.readDirectory(path, "sources")
+      return names.filter((name) => extensions.includes(Path.extname(name))).map((name) => Path.join(path, name))
     })).pipe(Effect.map((lists) => lists.flat()))
 
 export const resolveSources = (config: Config, context: Plugin.MakeContext) =>
@@ -263,6 +256,6 @@ export const plugin = Plugin.dataset({
     Effect.gen(function*() {
       const files = yield* resolveSources(config, context)
       const fingerprint = yield* Source.fingerprintFiles(id, files, options(config))
-      return Source.makeDataset(id, fingerprint, config.onInvalid, (invalid) => read(files, config, invalid))
+      return yield* Source.makeDataset(id, fingerprint, config.onInvalid, (invalid) => read(files, config, invalid))
     })
 })

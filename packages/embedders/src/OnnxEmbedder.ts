@@ -6,10 +6,9 @@
  * mask (mean, or the first token) and optionally L2-normalise.
  */
 import { Tokenizer } from "@huggingface/tokenizers"
-import { Errors, Hash, Matrix, Plugin } from "@routellm/core"
+import { Errors, Files, Hash, Matrix, Plugin } from "@routellm/core"
 import type { EmbedderShape } from "@routellm/core/Embedder"
 import { Effect, Schema } from "effect"
-import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import * as ort from "onnxruntime-node"
 
@@ -93,37 +92,28 @@ export const makeTokenizer = (tokenizerJson: object, tokenizerConfig: object, ma
   }
 }
 
-const readJson = async (path: string): Promise<object> => JSON.parse(await Fs.readFile(path, "utf8")) as object
-
-const firstExisting = async (paths: ReadonlyArray<string>): Promise<string | undefined> => {
+const firstExisting = Effect.fnUntraced(function*(paths: ReadonlyArray<string>) {
   for (const path of paths) {
-    try {
-      await Fs.access(path)
-      return path
-    } catch {
-      // try the next candidate
-    }
+    if (yield* Files.exists(path)) return path
   }
   return undefined
-}
+})
 
 export const make = Effect.fn("OnnxEmbedder.make")(function*(config: Config, context: Plugin.MakeContext) {
   const modelPath = Path.resolve(context.baseDirectory, config.model)
   const fail = (reason: string) => (cause: unknown) => new Errors.PluginError({ pluginId: id, reason, cause })
-  const modelBytes = yield* Effect.tryPromise({ try: () => Fs.readFile(modelPath), catch: fail(`cannot read model ${modelPath}`) })
+  const modelBytes = yield* Files.readBytes(modelPath, "model")
   const modelDirectory = Path.dirname(modelPath)
   const tokenizerPath = config.tokenizer === undefined
-    ? yield* Effect.promise(() => firstExisting([Path.join(modelDirectory, "tokenizer.json"), Path.join(modelDirectory, "..", "tokenizer.json")]))
+    ? yield* firstExisting([Path.join(modelDirectory, "tokenizer.json"), Path.join(modelDirectory, "..", "tokenizer.json")])
     : Path.resolve(context.baseDirectory, config.tokenizer)
   if (tokenizerPath === undefined) {
     return yield* new Errors.PluginError({ pluginId: id, reason: `no tokenizer.json beside ${modelPath}; set "tokenizer"` })
   }
-  const tokenizerText = yield* Effect.tryPromise({
-    try: () => Fs.readFile(tokenizerPath, "utf8"),
-    catch: fail(`cannot read tokenizer ${tokenizerPath}`)
-  })
+  const tokenizerText = yield* Files.readText(tokenizerPath, "tokenizer")
   const configPath = Path.join(Path.dirname(tokenizerPath), "tokenizer_config.json")
-  const tokenizerConfig = yield* Effect.promise(() => readJson(configPath).catch(() => ({})))
+  // tokenizer_config.json is optional: without it the tokenizer's own defaults hold.
+  const tokenizerConfig = (yield* Files.readJson(configPath).pipe(Effect.orElseSucceed(() => ({})))) as object
   const tokenizer = yield* Effect.try({
     try: () => makeTokenizer(JSON.parse(tokenizerText) as object, tokenizerConfig, config.maxLength),
     catch: fail(`cannot build the tokenizer from ${tokenizerPath}`)

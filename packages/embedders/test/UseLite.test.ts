@@ -46,7 +46,7 @@ describe("SentencePiece (USE-lite vocabulary)", () => {
       // Two spaces: a lone separator piece, then the word.
       assert.deepStrictEqual(tokenizer.encode("a  b").map((id) => vocabulary[id]![0]), ["▁a", "▁", "▁b"])
       assert.deepStrictEqual(tokenizer.encode(""), [])
-    }))
+    }).pipe(Effect.provide(Files.layer)))
 
   it.effect("normalises to NFKC and merges runs of unknown symbols", () =>
     Effect.gen(function*() {
@@ -59,7 +59,7 @@ describe("SentencePiece (USE-lite vocabulary)", () => {
       // A tab is not in the vocabulary: one unknown between two known pieces.
       const ids = tokenizer.encode("tab\tand")
       assert.strictEqual(ids.filter((id) => id === SentencePiece.unknownId).length, 1)
-    }))
+    }).pipe(Effect.provide(Files.layer)))
 
   it("prefers the segmentation with the highest total log probability", () => {
     // A toy vocabulary: "▁ab" alone scores -5, "▁a" + "b" scores -1 + -1.
@@ -118,7 +118,7 @@ describe("embedder/use-lite", () => {
         yield* Effect.promise(() => onnx.close())
       }
       yield* Effect.promise(() => reference.close())
-    }), 120_000)
+    }).pipe(Effect.provide(Files.layer)), 120_000)
 
   it.live("is registered, embeds through Embedder.embedAll and caches by fingerprint", () =>
     Effect.gen(function*() {
@@ -128,7 +128,7 @@ describe("embedder/use-lite", () => {
         Effect.provide(Layer.mergeAll(PluginRegistry.PluginRegistry.layer(plugins), ArtifactStore.ArtifactStore.layerAt(root))),
         Effect.provideService(Progress.Reporter, Progress.silent)
       )
-    }), 120_000)
+    }).pipe(Effect.provide(Files.layer)), 120_000)
 })
 
 const cachedEmbedding = (root: string) =>

@@ -14,7 +14,6 @@
  */
 import { ArtifactStore, Battles, Embedder, type Embedder as CoreEmbedder, Errors, Files, Plugin, PluginRegistry, type Router } from "@routellm/core"
 import { Effect, Schema, type Scope } from "effect"
-import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import * as Encoder from "./Encoder.ts"
 import * as Head from "./Head.ts"
@@ -100,7 +99,7 @@ const checkLabels = (config: Config, columns: number, where: string) =>
 export const fromClassifier = (
   config: Config,
   baseDirectory: string
-): Effect.Effect<Router.RouterShape & { readonly provider: string }, Plugin.Failure, Scope.Scope> =>
+): Effect.Effect<Router.RouterShape & { readonly provider: string }, Plugin.Failure, Plugin.Services | Scope.Scope> =>
   Effect.gen(function*() {
     const modelPath = resolve(baseDirectory, config.model!)
     const modelFile = yield* OnnxSession.resolveModel(modelPath)
@@ -159,12 +158,7 @@ export const featureEmbedder = (
     })
   }
   if (config.embedder !== undefined) {
-    return PluginRegistry.makeEmbedder(config.embedder, context, `${id}: embedder`).pipe(
-      Effect.catchTags({
-        UnknownPluginError: (error) => Effect.fail(new Errors.PluginError({ pluginId: id, reason: error.message })),
-        ConfigError: (error) => Effect.fail(new Errors.PluginError({ pluginId: id, reason: error.message }))
-      })
-    )
+    return PluginRegistry.makeEmbedder(config.embedder, context, `${id}: embedder`)
   }
   return Effect.succeed(undefined)
 }
@@ -270,26 +264,15 @@ export const train = Effect.fn("BertRouter.train")(function*(config: Config, con
         `[${config.weakModels.join(", ")}]; models seen include: ${models.join(", ")}`
     })
   }
-  yield* Effect.promise(() =>
-    Promise.all([
-      Fs.writeFile(
-        Path.join(context.directory, trainingSetFile),
-        labelled.prompts.map((text, index) => JSON.stringify({ text, label: labelled.labels[index] })).join("\n") + "\n"
-      ),
-      Fs.writeFile(
-        Path.join(context.directory, labelsFile),
-        JSON.stringify(
-          {
-            num_labels: 3,
-            id2label: Object.fromEntries(labelNames.map((name, index) => [String(index), name])),
-            label2id: Object.fromEntries(labelNames.map((name, index) => [name, index]))
-          },
-          null,
-          2
-        ) + "\n"
-      )
-    ])
+  yield* Files.writeJsonl(
+    Path.join(context.directory, trainingSetFile),
+    labelled.prompts.map((text, index) => ({ text, label: labelled.labels[index] }))
   )
+  yield* Files.writeJson(Path.join(context.directory, labelsFile), {
+    num_labels: 3,
+    id2label: Object.fromEntries(labelNames.map((name, index) => [String(index), name])),
+    label2id: Object.fromEntries(labelNames.map((name, index) => [name, index]))
+  })
   const summary = {
     battles: battles.length,
     labelled: labelled.prompts.length,
@@ -319,7 +302,7 @@ export const train = Effect.fn("BertRouter.train")(function*(config: Config, con
     weakLabels: config.weakLabels,
     head: Head.toJson(result.head)
   }
-  yield* Effect.promise(() => Fs.writeFile(Path.join(context.directory, headFile), JSON.stringify(stored)))
+  yield* Files.writeText(Path.join(context.directory, headFile), JSON.stringify(stored))
   const trained = {
     ...summary,
     trainRows: result.trainRows,

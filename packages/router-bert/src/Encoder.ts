@@ -3,9 +3,8 @@
  * ONNX with its tokenizer.json): the pooled output, as an Embedder so that
  * training caches features through core's `Embedder.embedAll`.
  */
-import { type Embedder, Errors, Hash, Matrix } from "@routellm/core"
-import { Effect, Schema, type Scope } from "effect"
-import * as Fs from "node:fs/promises"
+import { type Embedder, Errors, Files, Hash, Matrix } from "@routellm/core"
+import { Effect, type FileSystem, Schema, type Scope } from "effect"
 import * as OnnxSession from "./OnnxSession.ts"
 import * as Tokenizer from "./Tokenizer.ts"
 
@@ -52,13 +51,17 @@ export const pool = (
   return out
 }
 
-const fileHash = (path: string) => Effect.promise(async () => Hash.sha256(await Fs.readFile(path)))
+const fileHash = (path: string) => Effect.map(Files.readBytes(path, "encoder.model"), Hash.sha256)
 
 /** An Embedder over an ONNX encoder; `id` names the plugin using it in errors. */
 export const make = (
   id: string,
   options: Options
-): Effect.Effect<Embedder.EmbedderShape, Errors.PluginError | Errors.MissingInputError | Errors.InputError, Scope.Scope> =>
+): Effect.Effect<
+  Embedder.EmbedderShape,
+  Errors.PluginError | Errors.MissingInputError | Errors.InputError,
+  FileSystem.FileSystem | Scope.Scope
+> =>
   Effect.gen(function*() {
     const modelFile = yield* OnnxSession.resolveModel(options.model, "encoder.model")
     const tokenizer = yield* Tokenizer.load(

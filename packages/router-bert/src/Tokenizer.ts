@@ -7,7 +7,7 @@
  */
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers"
 import { Errors, Files } from "@routellm/core"
-import { Effect } from "effect"
+import { Effect, type FileSystem } from "effect"
 import * as Path from "node:path"
 
 export interface Batch {
@@ -66,7 +66,7 @@ export const pad = (rows: ReadonlyArray<ReadonlyArray<number>>, padId: number, s
 }
 
 /** Resolve `tokenizer.json` from a file path or a directory that holds one. */
-export const resolveFile = (path: string): Effect.Effect<string> =>
+export const resolveFile = (path: string): Effect.Effect<string, never, FileSystem.FileSystem> =>
   Effect.map(Files.exists(Path.join(path, "tokenizer.json")), (inDirectory) => inDirectory ? Path.join(path, "tokenizer.json") : path)
 
 /**

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { Files } from "@routellm/core"
 import { Tokenizer } from "@routellm/router-bert"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
@@ -25,7 +26,7 @@ describe("Tokenizer (real all-MiniLM-L6-v2 tokenizer.json)", () => {
       )
       assert.deepStrictEqual(tokenizer.tokens("LLMs"), ["[CLS]", "ll", "##ms", "[SEP]"])
       assert.strictEqual(tokenizer.decode(tokenizer.contentIds("hello world")), "hello world")
-    }))
+    }).pipe(Effect.provide(Files.layer)))
 
   it.effect("truncates to the maximum length keeping [SEP] and pads a batch to its longest row", () =>
     Effect.gen(function*() {
@@ -46,7 +47,7 @@ describe("Tokenizer (real all-MiniLM-L6-v2 tokenizer.json)", () => {
         [...batch.inputIds.subarray(0, 5)].map(Number),
         [idOf("[CLS]"), idOf("hello"), idOf("[SEP]"), 0, 0]
       )
-    }))
+    }).pipe(Effect.provide(Files.layer)))
 
   it("reads an XLM-R layout (Unigram, Metaspace, <s> ... </s>) and truncates keeping </s>", () => {
     const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })
@@ -79,5 +80,5 @@ describe("Tokenizer (real all-MiniLM-L6-v2 tokenizer.json)", () => {
       const error = yield* Effect.flip(Tokenizer.load("/nonexistent/tokenizer.json"))
       assert.strictEqual(error._tag, "MissingInputError")
       assert.include(error.message, "/nonexistent/tokenizer.json")
-    }))
+    }).pipe(Effect.provide(Files.layer)))
 })

@@ -123,7 +123,7 @@ const fromOnnx = (
   onnx: typeof OnnxConfig.Type,
   template: Template.Template,
   baseDirectory: string
-): Effect.Effect<CausalRouter & { readonly onnxBackend: OnnxBackend.Backend }, Plugin.Failure, Scope.Scope> =>
+): Effect.Effect<CausalRouter & { readonly onnxBackend: OnnxBackend.Backend }, Plugin.Failure, Plugin.Services | Scope.Scope> =>
   Effect.gen(function*() {
     const backend = yield* OnnxBackend.make(id, template, config.scoreTokens, config.scoreThreshold, {
       ...onnx,
@@ -160,7 +160,7 @@ const fromOnnx = (
 export const make = (
   config: Config,
   context: Plugin.MakeContext
-): Effect.Effect<CausalRouter, Plugin.Failure, Scope.Scope> =>
+): Effect.Effect<CausalRouter, Plugin.Failure, Plugin.Services | Scope.Scope> =>
   Effect.gen(function*() {
     if ((config.endpoint === undefined) === (config.onnx === undefined)) {
       return yield* new Errors.PluginError({

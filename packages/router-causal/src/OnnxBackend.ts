@@ -8,7 +8,7 @@
  */
 import { Errors } from "@routellm/core"
 import { OnnxSession, Tokenizer } from "@routellm/router-bert"
-import { Effect, type Scope } from "effect"
+import { Effect, type FileSystem, type Scope } from "effect"
 import * as Path from "node:path"
 import * as Scores from "./Scores.ts"
 import * as Template from "./Template.ts"
@@ -42,7 +42,7 @@ export const make = (
   scoreTokens: ReadonlyArray<string>,
   threshold: number,
   options: Options
-): Effect.Effect<Backend, Errors.PluginError | Errors.MissingInputError | Errors.InputError, Scope.Scope> =>
+): Effect.Effect<Backend, Errors.PluginError | Errors.MissingInputError | Errors.InputError, FileSystem.FileSystem | Scope.Scope> =>
   Effect.gen(function*() {
     const modelFile = yield* OnnxSession.resolveModel(options.model)
     const tokenizer = yield* Tokenizer.load(

@@ -7,10 +7,9 @@
  * probability that the weak model is as good or better. Writes `train.jsonl`
  * and, with a validation share, `validation.jsonl` (the OpenAI fine-tuning format).
  */
-import { Battles, Errors, Plugin, Random } from "@routellm/core"
+import { Battles, Errors, Files, Plugin, Random } from "@routellm/core"
 import { Labels } from "@routellm/router-bert"
 import { Effect, Schema } from "effect"
-import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import * as Scores from "./Scores.ts"
 import * as Template from "./Template.ts"
@@ -69,9 +68,9 @@ export const run = Effect.fn("TrainingData.run")(function*(config: Config, conte
   const held = new Set(Random.shuffle(prompts, Random.make(config.seed)).slice(0, Math.round(prompts.length * config.validationShare)))
   const train = lines.filter((_, index) => !held.has(labelled.prompts[index]!))
   const validation = lines.filter((_, index) => held.has(labelled.prompts[index]!))
-  yield* Effect.promise(() => Fs.writeFile(Path.join(context.directory, trainFile), train.join("\n") + "\n"))
+  yield* Files.writeText(Path.join(context.directory, trainFile), train.join("\n") + "\n")
   if (validation.length > 0) {
-    yield* Effect.promise(() => Fs.writeFile(Path.join(context.directory, validationFile), validation.join("\n") + "\n"))
+    yield* Files.writeText(Path.join(context.directory, validationFile), validation.join("\n") + "\n")
   }
   const perScore = Object.fromEntries(config.scoreTokens.map((token) => [token, 0]))
   labelled.labels.forEach((label) => {

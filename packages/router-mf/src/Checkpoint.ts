@@ -16,7 +16,6 @@
  */
 import { ArtifactStore, Errors, Files } from "@routellm/core"
 import { Effect, Schema } from "effect"
-import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import type * as Model from "./Model.ts"
 import * as Safetensors from "./Safetensors.ts"
@@ -117,7 +116,7 @@ export const Metadata = Schema.Struct({
 export type Metadata = typeof Metadata.Type
 
 /** A checkpoint file is missing, unreadable or has tensors of the wrong shape. */
-export class CheckpointError extends Schema.TaggedError<CheckpointError>()("CheckpointError", {
+export class CheckpointError extends Errors.Reason<CheckpointError>()("CheckpointError", {
   path: Schema.String,
   reason: Schema.String
 }) {
@@ -127,7 +126,7 @@ export class CheckpointError extends Schema.TaggedError<CheckpointError>()("Chec
 }
 
 /** The checkpoint was trained for another embedder or prompt dimension than the one configured. */
-export class CheckpointMismatchError extends Schema.TaggedError<CheckpointMismatchError>()("CheckpointMismatchError", {
+export class CheckpointMismatchError extends Errors.Reason<CheckpointMismatchError>()("CheckpointMismatchError", {
   path: Schema.String,
   field: Schema.Literals(["embedder", "dimensions"]),
   expected: Schema.String,
@@ -195,7 +194,7 @@ export const write = (
   embedder: EmbedderInfo,
   training?: unknown
 ) =>
-  Effect.promise(async () => {
+  Effect.gen(function*() {
     const bytes = Safetensors.encode([
       ["P.weight", { shape: [parameters.modelIds.length, parameters.dimensions], data: parameters.modelEmbeddings }],
       ["text_proj.0.weight", { shape: [parameters.dimensions, parameters.textDimensions], data: parameters.projection }],
@@ -209,9 +208,9 @@ export const write = (
       embedder,
       ...(training === undefined ? {} : { training })
     }
-    await Fs.mkdir(directory, { recursive: true })
-    await Fs.writeFile(Path.join(directory, modelFile), bytes)
-    await Fs.writeFile(Path.join(directory, metadataFile), JSON.stringify(metadata, null, 1))
+    yield* Files.makeDirectory(directory)
+    yield* Files.writeBytes(Path.join(directory, modelFile), bytes)
+    yield* Files.writeText(Path.join(directory, metadataFile), JSON.stringify(metadata, null, 1))
   })
 
 const decodeMetadata = Schema.decodeUnknownEffect(Metadata)
@@ -333,4 +332,4 @@ export const resolveLocation = (location: string, baseDirectory: string) =>
   })
 
 /** Whether a path is one of our checkpoint directories (has mf.json). */
-export const isNative = (location: string) => Effect.promise(() => Fs.stat(Path.join(location, metadataFile)).then(() => true, () => false))
+export const isNative = (location: string) => Files.exists(Path.join(location, metadataFile))

@@ -79,12 +79,6 @@ export const trainingOptions = (
   ties: config.ties
 })
 
-const pluginError = (error: unknown) =>
-  typeof error === "object" && error !== null && "_tag" in error &&
-    ["PluginError", "InputError", "MissingInputError", "RouterError", "EmbedderError", "ArtifactError"].includes(String(error._tag))
-    ? (error as Plugin.Failure)
-    : new Errors.PluginError({ pluginId: id, reason: Errors.format(error), cause: error })
-
 const embedderInfo = (embedder: Embedder.EmbedderShape): Checkpoint.EmbedderInfo => ({
   id: embedder.id,
   fingerprint: embedder.fingerprint,
@@ -102,7 +96,7 @@ const train = (config: Config, context: Plugin.StepContext) =>
     if (prepared.examples.count < 2) {
       return yield* new Errors.PluginError({ pluginId: id, reason: `only ${prepared.examples.count} usable battles after dropping ties and self-battles` })
     }
-    const embedder = yield* PluginRegistry.makeEmbedder(config.embedder, context, `${id} embedder`).pipe(Effect.mapError(pluginError))
+    const embedder = yield* PluginRegistry.makeEmbedder(config.embedder, context, `${id} embedder`)
     const embeddings = yield* Embedder.embedAll(embedder, prepared.prompts, {
       label: `${id}: embedding ${prepared.prompts.length} training prompts`
     })
@@ -214,8 +208,8 @@ const loadParameters = (config: Config, context: Plugin.MakeContext & { readonly
 
 const make = (config: Config, context: Plugin.MakeContext & { readonly trained?: Plugin.StepInput | undefined }) =>
   Effect.gen(function*() {
-    const embedder = yield* PluginRegistry.makeEmbedder(config.embedder, context, `${id} embedder`).pipe(Effect.mapError(pluginError))
-    const parameters = yield* loadParameters(config, context, embedder).pipe(Effect.mapError(pluginError))
+    const embedder = yield* PluginRegistry.makeEmbedder(config.embedder, context, `${id} embedder`)
+    const parameters = yield* loadParameters(config, context, embedder)
     const store = yield* ArtifactStore.ArtifactStore
     // Batches are worth caching (evaluation sets); a few prompts (serving) cost more to look up than to embed.
     const embed = (prompts: ReadonlyArray<string>) =>

@@ -16,7 +16,6 @@
  */
 import { Embedder, Errors, Files, Matrix, ModelAliases, Plugin, PluginRegistry, Random, Records } from "@routellm/core"
 import { Effect, Schema } from "effect"
-import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import * as Svg from "./internal/Svg.ts"
 import * as MfRouter from "./MfRouter.ts"
@@ -333,11 +332,9 @@ export const run = (config: Config, context: Plugin.StepContext) =>
         randomMixQualityAtHalfPrice: qualityAt(mix, halfPrice)
       }
     }
-    yield* Effect.promise(async () => {
-      await Fs.writeFile(Path.join(context.directory, "report.json"), JSON.stringify(report, null, 1))
-      await Fs.writeFile(Path.join(context.directory, "report.md"), markdown(report))
-      await Fs.writeFile(Path.join(context.directory, "curve.svg"), svg(report))
-    })
+    yield* Files.writeText(Path.join(context.directory, "report.json"), JSON.stringify(report, null, 1))
+    yield* Files.writeText(Path.join(context.directory, "report.md"), markdown(report))
+    yield* Files.writeText(Path.join(context.directory, "curve.svg"), svg(report))
     const { lambdaCurve: _l, thresholdCurve: _t, ...rest } = report
     return { value: rest, summary: { ...rest.summary, testPrompts: report.testPrompts, overlap, trainingSeconds: trained.seconds } }
   })

@@ -4,8 +4,8 @@
  * tensor (`dtype`, `shape`, `data_offsets` relative to the data section) and
  * an optional `__metadata__` map of strings, then the raw little-endian bytes.
  */
-import { Effect, Schema } from "effect"
-import * as Fs from "node:fs/promises"
+import { Errors, Files } from "@routellm/core"
+import { Effect, type FileSystem, Schema } from "effect"
 
 /** A tensor as float32 values in row-major order. */
 export interface Tensor {
@@ -19,7 +19,7 @@ export interface File {
 }
 
 /** The file is not safetensors, or holds a dtype or layout this reader does not support. */
-export class SafetensorsError extends Schema.TaggedError<SafetensorsError>()("SafetensorsError", {
+export class SafetensorsError extends Errors.Reason<SafetensorsError>()("SafetensorsError", {
   file: Schema.String,
   tensor: Schema.optionalKey(Schema.String),
   reason: Schema.String
@@ -149,8 +149,8 @@ export const encode = (
   return out
 }
 
-export const read = (path: string): Effect.Effect<File, SafetensorsError> =>
-  Effect.tryPromise({
-    try: () => Fs.readFile(path),
-    catch: (cause) => new SafetensorsError({ file: path, reason: `cannot read: ${cause instanceof Error ? cause.message : String(cause)}` })
-  }).pipe(Effect.flatMap((bytes) => decode(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path)))
+export const read = (path: string): Effect.Effect<File, SafetensorsError, FileSystem.FileSystem> =>
+  Files.readBytes(path).pipe(
+    Effect.mapError((error) => new SafetensorsError({ file: path, reason: `cannot read: ${error.message}` })),
+    Effect.flatMap((bytes) => decode(bytes, path))
+  )

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ArtifactStore, Battles, PluginRegistry, Progress, type Records, type Router } from "@routellm/core"
+import { ArtifactStore, Battles, Files, PluginRegistry, Progress, type Records, type Router } from "@routellm/core"
 import { Checkpoint, MfRouter, MultiModel } from "@routellm/router-mf"
 import { Effect, Layer } from "effect"
 import * as Fs from "node:fs/promises"
@@ -81,7 +81,7 @@ describe("router/mf", () => {
       assert.strictEqual(summary.models, 3)
       assert.strictEqual(summary.prompts, 80)
       assert.isTrue(summary.strongModelKnown)
-      const { metadata } = yield* Checkpoint.read(output)
+      const { metadata } = yield* Checkpoint.read(output).pipe(Effect.provide(Files.layer))
       assert.deepStrictEqual(metadata.modelIds, ["gpt-4-1106-preview", "llama-2-7b-chat", "mixtral-8x7b-instruct-v0.1"])
       assert.strictEqual(metadata.embedder.id, "embedder/test-hash")
       // unseen prompts with the training vocabulary

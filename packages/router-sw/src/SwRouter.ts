@@ -109,9 +109,7 @@ const train = (config: Config, context: Plugin.StepContext) =>
     if (battles.length === 0) {
       return yield* new Errors.PluginError({ pluginId: id, reason: "no battles: list dataset or augmenter steps in needs" })
     }
-    const embedder = yield* PluginRegistry.makeEmbedder(config.embedder, context, `${id} embedder`).pipe(
-      Effect.mapError(pluginError("cannot build the embedder"))
-    )
+    const embedder = yield* PluginRegistry.makeEmbedder(config.embedder, context, `${id} embedder`)
     const { prompts } = SimilarityWeighted.uniquePrompts(battles)
     const embeddings = yield* Embedder.embedAll(embedder, prompts, { label: `${id}: embedding ${prompts.length} training prompts` })
     const embedded = Date.now()
@@ -197,9 +195,7 @@ const make = (config: Config, context: Plugin.MakeContext & { readonly trained?:
       })
     }
     const { header, state } = yield* TrainedState.read(context.trained.directory)
-    const embedder = yield* PluginRegistry.makeEmbedder(config.embedder, context, `${id} embedder`).pipe(
-      Effect.mapError(pluginError("cannot build the embedder"))
-    )
+    const embedder = yield* PluginRegistry.makeEmbedder(config.embedder, context, `${id} embedder`)
     if (embedder.fingerprint !== header.embedder.fingerprint || embedder.dimensions !== header.embedder.dimensions) {
       return yield* new Errors.PluginError({
         pluginId: id,

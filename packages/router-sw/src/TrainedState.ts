@@ -5,9 +5,8 @@
  * (unique prompts x dimensions float32) and `statistics.bin` (the per-prompt
  * sparse win counts: row offsets u32, entry columns u32, entry counts f64).
  */
-import { Errors, Matrix } from "@routellm/core"
+import { Errors, Files, Matrix } from "@routellm/core"
 import { Effect, Schema } from "effect"
-import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import type * as SimilarityWeighted from "./SimilarityWeighted.ts"
 
@@ -39,7 +38,7 @@ export const write = (
   embedder: Header["embedder"],
   numTiers: number
 ) =>
-  Effect.promise(async () => {
+  Effect.gen(function*() {
     const header: Header = {
       format: formatVersion,
       embedder,
@@ -53,16 +52,13 @@ export const write = (
       columnWinner: [...state.columnWinner],
       columnLoser: [...state.columnLoser]
     }
-    await Fs.writeFile(Path.join(directory, stateFile), JSON.stringify(header, null, 1))
-    await Fs.writeFile(Path.join(directory, embeddingsFile), bytesOf(state.embeddings.data))
-    const handle = await Fs.open(Path.join(directory, statisticsFile), "w")
-    try {
-      await handle.write(bytesOf(state.rowOffsets))
-      await handle.write(bytesOf(state.entryColumns))
-      await handle.write(bytesOf(state.entryCounts))
-    } finally {
-      await handle.close()
-    }
+    yield* Files.writeText(Path.join(directory, stateFile), JSON.stringify(header, null, 1))
+    yield* Files.writeBytes(Path.join(directory, embeddingsFile), bytesOf(state.embeddings.data))
+    const statistics = new Uint8Array(state.rowOffsets.byteLength + state.entryColumns.byteLength + state.entryCounts.byteLength)
+    statistics.set(bytesOf(state.rowOffsets), 0)
+    statistics.set(bytesOf(state.entryColumns), state.rowOffsets.byteLength)
+    statistics.set(bytesOf(state.entryCounts), state.rowOffsets.byteLength + state.entryColumns.byteLength)
+    yield* Files.writeBytes(Path.join(directory, statisticsFile), statistics)
   })
 
 const decodeHeader = Schema.decodeUnknownEffect(Header)
@@ -72,12 +68,9 @@ export const read = (directory: string) =>
   Effect.gen(function*() {
     const file = Path.join(directory, stateFile)
     const fail = (reason: string) => new Errors.InputError({ file, reason })
-    const text = yield* Effect.tryPromise({ try: () => Fs.readFile(file, "utf8"), catch: (cause) => fail(Errors.format(cause)) })
-    const header = yield* decodeHeader(JSON.parse(text)).pipe(Effect.mapError((error) => fail(`not a router/sw state: ${error.message}`)))
-    const [embeddingBytes, statisticBytes] = yield* Effect.tryPromise({
-      try: () => Promise.all([Fs.readFile(Path.join(directory, embeddingsFile)), Fs.readFile(Path.join(directory, statisticsFile))]),
-      catch: (cause) => fail(Errors.format(cause))
-    })
+    const header = yield* decodeHeader(yield* Files.readJson(file)).pipe(Effect.mapError((error) => fail(`not a router/sw state: ${error.message}`)))
+    const embeddingBytes = yield* Files.readBytes(Path.join(directory, embeddingsFile))
+    const statisticBytes = yield* Files.readBytes(Path.join(directory, statisticsFile))
     const dimensions = header.embedder.dimensions
     if (embeddingBytes.byteLength !== header.prompts * dimensions * 4) {
       return yield* fail(`${embeddingsFile} holds ${embeddingBytes.byteLength} bytes, expected ${header.prompts} x ${dimensions} float32`)

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { Files } from "@routellm/core"
 import { Effect, Layer } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
@@ -32,7 +33,7 @@ describe("serve config", () => {
       assert.strictEqual(config.routeOn, "last")
       assert.deepStrictEqual(config.retry, { attempts: 2, initialDelayMs: 250, maxDelayMs: 4000 })
       assert.strictEqual(config.maxBodyBytes, 4 * 1024 * 1024)
-    }))
+    }).pipe(Effect.provide(Files.layer)))
 
   it.effect("names the failing field for type errors", () =>
     Effect.gen(function*() {
@@ -46,13 +47,13 @@ describe("serve config", () => {
       assert.include(paths, "upstreams.mixtral-8x7b.baseURL")
       assert.include(paths, "retry.attempts")
       assert.include(paths, "routeOn")
-    }))
+    }).pipe(Effect.provide(Files.layer)))
 
   it.effect("rejects unknown fields", () =>
     Effect.gen(function*() {
       const issues = yield* issuesOf({ ...valid, upstream: {} })
       assert.deepStrictEqual(issues.map((issue) => issue.path), ["upstream"])
-    }))
+    }).pipe(Effect.provide(Files.layer)))
 
   it.effect("checks that every model has an upstream and every named variable is set", () =>
     Effect.gen(function*() {
@@ -78,7 +79,7 @@ describe("serve config", () => {
       assert.include(byPath.get("upstreams.mixtral-8x7b.apiKeyEnv"), "WEAK_API_KEY is not set")
       assert.include(byPath.get("authTokenEnv"), "NOT_SET_TOKEN is not set")
       assert.isFalse(byPath.has("weak"))
-    }))
+    }).pipe(Effect.provide(Files.layer)))
 
   it.effect("loads YAML files and reports their name", () =>
     Effect.gen(function*() {
@@ -104,7 +105,7 @@ describe("serve config", () => {
       yield* Effect.promise(() => Fs.writeFile(file, "strong: [unclosed"))
       const error = yield* Effect.flip(Config.load(file, environment))
       assert.include(error.message, file)
-    }))
+    }).pipe(Effect.provide(Files.layer)))
 
   it.effect("a router's plugin config is checked by the plugin's Schema, and candidates need modelScores", () =>
     Effect.gen(function*() {
@@ -137,7 +138,7 @@ describe("serve config", () => {
       )
       assert.include(noScores.message, "routers.random.candidates")
       assert.include(noScores.message, "modelScores")
-    }))
+    }).pipe(Effect.provide(Files.layer)))
 })
 
 describe("routing helpers", () => {

@@ -4,8 +4,8 @@
  * arrives, so a run that is interrupted or crashes resumes without paying for
  * the same request twice. A torn last line (crash mid-write) is ignored.
  */
-import { Effect, Semaphore } from "effect"
-import * as Fs from "node:fs/promises"
+import { Errors, Files } from "@routellm/core"
+import { Effect, FileSystem, Semaphore } from "effect"
 import * as Path from "node:path"
 
 export interface CachedResponse {
@@ -18,7 +18,7 @@ export interface CachedResponse {
 export interface ResponseCacheShape {
   readonly file: string
   readonly get: (key: string) => CachedResponse | undefined
-  readonly put: (entry: CachedResponse) => Effect.Effect<void>
+  readonly put: (entry: CachedResponse) => Effect.Effect<void, Errors.FileError>
   readonly size: () => number
 }
 
@@ -32,7 +32,9 @@ const isEntry = (value: unknown): value is CachedResponse =>
 /** Open (creating if needed) the cache file; the handle closes with the scope. */
 export const open = Effect.fnUntraced(function*(file: string) {
   const entries = new Map<string, CachedResponse>()
-  const text = yield* Effect.promise(() => Fs.readFile(file, "utf8").catch(() => ""))
+  const fs = yield* FileSystem.FileSystem
+  // A cache that cannot be read is started afresh (its responses are requested again).
+  const text = yield* Files.readText(file).pipe(Effect.orElseSucceed(() => ""))
   for (const line of text.split("\n")) {
     if (line.trim() === "") continue
     try {
@@ -42,20 +44,21 @@ export const open = Effect.fnUntraced(function*(file: string) {
       // a line torn by a crash: that response is requested again
     }
   }
-  yield* Effect.promise(() => Fs.mkdir(Path.dirname(file), { recursive: true }))
+  yield* Files.makeDirectory(Path.dirname(file))
   // A torn last line must not swallow the next entry: start appends on a fresh line.
   const prefix = text !== "" && !text.endsWith("\n") ? "\n" : ""
-  const handle = yield* Effect.acquireRelease(
-    Effect.promise(() => Fs.open(file, "a")),
-    (handle) => Effect.promise(() => handle.close())
+  const handle = yield* fs.open(file, { flag: "a" }).pipe(
+    Effect.mapError((error) => new Errors.FileError({ path: file, operation: "open", reason: error.message }))
   )
   const lock = yield* Semaphore.make(1)
   let pending = prefix
   const put = (entry: CachedResponse) =>
-    lock.withPermits(1)(Effect.promise(async () => {
+    lock.withPermits(1)(Effect.suspend(() => {
       entries.set(entry.key, entry)
-      await handle.appendFile(`${pending}${JSON.stringify(entry)}\n`)
-      pending = ""
+      return handle.writeAll(new TextEncoder().encode(`${pending}${JSON.stringify(entry)}\n`)).pipe(
+        Effect.tap(() => Effect.sync(() => void (pending = ""))),
+        Effect.mapError((error) => new Errors.FileError({ path: file, operation: "append to", reason: error.message }))
+      )
     }))
   return { file, get: (key: string) => entries.get(key), put, size: () => entries.size } satisfies ResponseCacheShape
 })

@@ -4,9 +4,8 @@
  * field name, each with the file and line it came from.
  */
 import { Errors, Files } from "@routellm/core"
-import { Effect } from "effect"
+import { Effect, type FileSystem } from "effect"
 import { createHash } from "node:crypto"
-import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 
 export interface SourceRow {
@@ -15,7 +14,10 @@ export interface SourceRow {
   readonly record: Readonly<Record<string, unknown>>
 }
 
-const readFile = (file: string, field: string): Effect.Effect<Array<SourceRow>, Errors.InputError | Errors.MissingInputError> => {
+const readFile = (
+  file: string,
+  field: string
+): Effect.Effect<Array<SourceRow>, Errors.InputError | Errors.MissingInputError, FileSystem.FileSystem> => {
   if (file.endsWith(".csv")) {
     return Effect.map(Files.readCsv(file, field), ({ rows }) => rows.map((row) => ({ file, line: row.line, record: row.value })))
   }
@@ -35,9 +37,8 @@ const readFile = (file: string, field: string): Effect.Effect<Array<SourceRow>, 
 export const read = (path: string, field: string) =>
   Effect.gen(function*() {
     yield* Files.requireExists(path, field)
-    const stat = yield* Effect.promise(() => Fs.stat(path))
-    if (!stat.isDirectory()) return yield* readFile(path, field)
-    const names = (yield* Effect.promise(() => Fs.readdir(path))).filter((name) => /\.(csv|jsonl)$/.test(name)).sort()
+    if (!(yield* Files.isDirectory(path))) return yield* readFile(path, field)
+    const names = (yield* Files.readDirectory(path, field)).filter((name) => /\.(csv|jsonl)$/.test(name))
     if (names.length === 0) return yield* new Errors.InputError({ file: path, field, reason: "directory holds no .csv or .jsonl files" })
     const parts = yield* Effect.forEach(names, (name) => readFile(Path.join(path, name), field))
     return parts.flat()
@@ -87,20 +88,15 @@ export const resolvePath = (baseDirectory: string, path: string) => Path.resolve
 
 /** Hash of the contents of a file or of every CSV/JSONL file in a directory: part of a step's cache key. */
 export const fingerprint = (path: string) =>
-  Effect.promise(async () => {
+  Effect.gen(function*() {
+    if (!(yield* Files.exists(path))) return "missing"
     const hash = createHash("sha256")
-    let stat
-    try {
-      stat = await Fs.stat(path)
-    } catch {
-      return "missing"
-    }
-    const files = stat.isDirectory()
-      ? (await Fs.readdir(path)).filter((name) => /\.(csv|jsonl)$/.test(name)).sort().map((name) => Path.join(path, name))
+    const files = (yield* Files.isDirectory(path))
+      ? (yield* Files.readDirectory(path)).filter((name) => /\.(csv|jsonl)$/.test(name)).map((name) => Path.join(path, name))
       : [path]
     for (const file of files) {
       hash.update(Path.basename(file))
-      hash.update(await Fs.readFile(file))
+      hash.update(yield* Files.readBytes(file))
     }
     return hash.digest("hex")
   })

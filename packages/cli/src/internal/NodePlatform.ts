@@ -1,8 +1,8 @@
 /**
  * The services `effect/cli` asks of its host, for Node, built from Effect's
- * own constructors. The CLI reads arguments and writes text; files and
- * processes are handled by the packages with `node:` modules, so the file
- * system and process spawner are never reached here.
+ * own constructors. The CLI reads arguments and writes text; commands that
+ * touch files get Node's FileSystem from `Cli.layer` (core's ArtifactStore
+ * layer), so the file system and process spawner are never reached here.
  *
  * Why not `@effect/platform-node`: its 4.1 release declares Node >= 22.19
  * (npm warns EBADENGINE on the Node 20 we test), and its index loads Redis,

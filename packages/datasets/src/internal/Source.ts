@@ -4,9 +4,8 @@
  * validation with file and line, and the `onInvalid: fail | skip` policy.
  */
 import { Dataset, Errors, Files, Hash, ModelAliases, type Plugin, type Records, Settings } from "@routellm/core"
-import { Effect, Schema, SchemaIssue, Stream } from "effect"
+import { Effect, FileSystem, Schema, SchemaIssue, Stream } from "effect"
 import { createHash } from "node:crypto"
-import { createReadStream } from "node:fs"
 import * as Path from "node:path"
 
 export const OnInvalid = Schema.Literals(["fail", "skip"]).pipe(
@@ -54,20 +53,21 @@ export const resolveFile = (
   })
 
 /** sha256 of a file's bytes, streamed. */
-export const hashFile = (path: string, field?: string): Effect.Effect<string, Errors.MissingInputError | Errors.InputError> =>
-  Effect.tryPromise({
-    try: () =>
-      new Promise<string>((resolve, reject) => {
-        const hash = createHash("sha256")
-        createReadStream(path)
-          .on("data", (chunk) => hash.update(chunk))
-          .on("error", reject)
-          .on("end", () => resolve(hash.digest("hex")))
-      }),
-    catch: (cause) =>
-      (cause as NodeJS.ErrnoException).code === "ENOENT"
-        ? new Errors.MissingInputError({ path, ...(field === undefined ? {} : { field }) })
-        : new Errors.InputError({ file: path, reason: Errors.format(cause) })
+export const hashFile = (
+  path: string,
+  field?: string
+): Effect.Effect<string, Errors.MissingInputError | Errors.InputError, FileSystem.FileSystem> =>
+  FileSystem.FileSystem.use((fs) => {
+    const hash = createHash("sha256")
+    return fs.stream(path).pipe(
+      Stream.runForEach((chunk) => Effect.sync(() => void hash.update(chunk))),
+      Effect.map(() => hash.digest("hex")),
+      Effect.mapError((error) =>
+        error.reason._tag === "NotFound"
+          ? new Errors.MissingInputError({ path, ...(field === undefined ? {} : { field }) })
+          : new Errors.InputError({ file: path, reason: error.message })
+      )
+    )
   })
 
 /** Fingerprint of a plugin's files (by content) and the options that change its records. */
@@ -100,34 +100,35 @@ export interface InvalidRows {
 }
 
 /**
- * A DatasetShape whose records are read when the stream runs; `skipped` is
- * refilled on every run.
+ * A DatasetShape whose records are read (on the FileSystem of the caller) when
+ * the stream runs; `skipped` is refilled on every run.
  */
 export const makeDataset = (
   id: string,
   fingerprint: string,
   onInvalid: OnInvalid,
-  read: (invalid: InvalidRows) => Effect.Effect<ReadonlyArray<Records.Battle>, Dataset.DatasetError>
-): Dataset.DatasetShape => {
-  const skipped: Array<Dataset.InvalidRow> = []
-  const invalid: InvalidRows = {
-    report: (file, line, reason) =>
-      onInvalid === "fail"
-        ? Effect.fail(new Errors.InputError({ file, line, reason }))
-        : Effect.sync(() => {
-          skipped.push({ file, line, reason })
-        })
-  }
-  return {
-    id,
-    fingerprint,
-    skipped,
-    records: Stream.unwrap(Effect.suspend(() => {
-      skipped.length = 0
-      return Effect.map(read(invalid), (battles) => Stream.fromIterable(battles))
-    }))
-  }
-}
+  read: (invalid: InvalidRows) => Effect.Effect<ReadonlyArray<Records.Battle>, Dataset.DatasetError, FileSystem.FileSystem>
+): Effect.Effect<Dataset.DatasetShape, never, FileSystem.FileSystem> =>
+  FileSystem.FileSystem.useSync((fs) => {
+    const skipped: Array<Dataset.InvalidRow> = []
+    const invalid: InvalidRows = {
+      report: (file, line, reason) =>
+        onInvalid === "fail"
+          ? Effect.fail(new Errors.InputError({ file, line, reason }))
+          : Effect.sync(() => {
+            skipped.push({ file, line, reason })
+          })
+    }
+    return {
+      id,
+      fingerprint,
+      skipped,
+      records: Stream.unwrap(Effect.suspend(() => {
+        skipped.length = 0
+        return Effect.map(read(invalid).pipe(Effect.provideService(FileSystem.FileSystem, fs)), (battles) => Stream.fromIterable(battles))
+      }))
+    }
+  })
 
 /** Canonical model name through core's alias table. */
 export const model = (name: string): string => ModelAliases.canonical(name)
