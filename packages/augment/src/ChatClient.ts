@@ -1,11 +1,12 @@
 /**
  * Chat completions against any OpenAI-compatible endpoint through the
  * `openai` client, with everything a labelling run needs: a concurrency
- * limit, a requests-per-minute limit, retries with exponential backoff (and
- * the server's Retry-After), a response cache in the artifact store that
- * makes runs resumable, token and dollar accounting, and a spending cap.
+ * limit, a requests-per-minute limit, retries under the shared policy (core
+ * Retry: capped exponential backoff, or the server's Retry-After up to a
+ * limit), a response cache in the artifact store that makes runs resumable,
+ * token and dollar accounting, and a spending cap.
  */
-import { ArtifactStore, type Errors, Hash, type Records } from "@routellm/core"
+import { ArtifactStore, type Errors, Hash, type Records, Retry } from "@routellm/core"
 import { Deferred, Effect, FileSystem, Schema, Scope, Semaphore } from "effect"
 import * as Path from "node:path"
 import OpenAI from "openai"
@@ -37,6 +38,12 @@ export const Limits = Schema.Struct({
   retries: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(4))),
   backoffMs: Schema.Finite.pipe(Schema.withDecodingDefaultKey(Effect.succeed(1000))).annotate({
     description: "First retry delay; doubles on each retry"
+  }),
+  maxBackoffMs: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))).annotate({
+    description: "Cap on the doubling retry delay (default 60 s)"
+  }),
+  retryAfterLimitMs: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))).annotate({
+    description: "Longest Retry-After waited for; a longer one fails the request (default 120 s)"
   }),
   timeoutMs: Schema.Finite.pipe(Schema.withDecodingDefaultKey(Effect.succeed(120_000))),
   maxDollars: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))).annotate({
@@ -116,24 +123,18 @@ export const requestKey = (endpoint: Endpoint, messages: ReadonlyArray<Records.C
     messages: messages.map((message) => ({ role: message.role, content: message.content }))
   })
 
-const retryableStatus = (status: number) => status === 408 || status === 409 || status === 429 || status >= 500
-
-interface Attempt {
-  readonly retryable: boolean
+interface Attempt extends Retry.Verdict {
   readonly status?: number
-  readonly retryAfterMs?: number
   readonly reason: string
 }
 
 const classify = (cause: unknown): Attempt => {
   if (cause instanceof OpenAI.APIConnectionError) return { retryable: true, reason: cause.message || "connection failed" }
   if (cause instanceof OpenAI.APIError && cause.status !== undefined) {
-    const header = cause.headers?.get("retry-after")
-    const seconds = header === null || header === undefined ? Number.NaN : Number(header)
     return {
-      retryable: retryableStatus(cause.status),
+      retryable: Retry.isRetryableStatus(cause.status),
       status: cause.status,
-      ...(Number.isFinite(seconds) ? { retryAfterMs: seconds * 1000 } : {}),
+      retryAfterMs: Retry.retryAfterMs(cause.headers),
       reason: cause.status === 401 ? `${cause.message} (is the API key environment variable set?)` : cause.message
     }
   }
@@ -230,33 +231,36 @@ export const make = Effect.fn("ChatClient.make")(function*(limits: Limits) {
       })
     )
 
-  /** Send with retries; exponential backoff, or the server's Retry-After when it gives one. */
-  const sendWithRetries = (endpoint: Endpoint, messages: ReadonlyArray<Records.ChatMessage>) => {
-    const loop = (attempt: number): Effect.Effect<{ content: string; promptTokens: number; completionTokens: number }, LlmError> =>
-      Effect.gen(function*() {
-        yield* limiter.acquire
-        return yield* send(endpoint, messages)
-      }).pipe(
-        Effect.catch((failure: Attempt) => {
-          if (!failure.retryable || attempt >= limits.retries) {
-            usageOf(endpoint.model).failures++
-            return Effect.fail(
-              new LlmError({
-                model: endpoint.model,
-                baseUrl: endpoint.baseUrl,
-                ...(failure.status === undefined ? {} : { status: failure.status }),
-                attempts: attempt + 1,
-                reason: failure.reason
-              })
-            )
-          }
-          usageOf(endpoint.model).retries++
-          const delay = failure.retryAfterMs ?? limits.backoffMs * 2 ** attempt
-          return Effect.sleep(delay).pipe(Effect.andThen(loop(attempt + 1)))
+  const policy: Retry.Policy = {
+    retries: limits.retries,
+    initialDelayMs: limits.backoffMs,
+    maxDelayMs: limits.maxBackoffMs ?? 60_000,
+    retryAfterLimitMs: limits.retryAfterLimitMs ?? 120_000
+  }
+
+  /** Send under the shared retry policy (core Retry); each attempt waits for the rate limiter. */
+  const sendWithRetries = (endpoint: Endpoint, messages: ReadonlyArray<Records.ChatMessage>) =>
+    Effect.suspend(() => {
+      let attempts = 1
+      return limiter.acquire.pipe(
+        Effect.andThen(send(endpoint, messages)),
+        Retry.retry(policy, (failure: Attempt) => failure, () =>
+          Effect.sync(() => {
+            attempts++
+            usageOf(endpoint.model).retries++
+          })),
+        Effect.mapError((failure) => {
+          usageOf(endpoint.model).failures++
+          return new LlmError({
+            model: endpoint.model,
+            baseUrl: endpoint.baseUrl,
+            ...(failure.status === undefined ? {} : { status: failure.status }),
+            attempts,
+            reason: failure.reason
+          })
         })
       )
-    return loop(0)
-  }
+    })
 
   const fetchNew = (endpoint: Endpoint, messages: ReadonlyArray<Records.ChatMessage>, key: string, cache: ResponseCache.ResponseCacheShape) =>
     slots.withPermits(1)(Effect.uninterruptibleMask((restore) =>

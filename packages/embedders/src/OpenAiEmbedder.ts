@@ -1,15 +1,16 @@
 /**
  * `embedder/openai`: embeddings from any OpenAI-compatible `/embeddings`
  * endpoint (OpenAI's `text-embedding-3-small` by default, which RouteLLM's SW
- * and MF routers used) through the `openai` client. Requests are batched,
- * retried with exponential backoff (or the server's Retry-After) on 429, 5xx
- * and connection errors. The API key is read from the environment variable
+ * and MF routers used) through the `openai` client. Requests are batched and
+ * retried under the shared policy (core Retry: capped exponential backoff, or
+ * the server's Retry-After up to a limit) on 408, 409, 429, 5xx and
+ * connection errors. The API key is read from the environment variable
  * named in the config and never appears in errors or logs.
  */
-import { Errors, Hash, Matrix, Plugin } from "@routellm/core"
-import type { EmbedderShape } from "@routellm/core/Embedder"
-import { Duration, Effect, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import OpenAI from "openai"
+import { Errors, Hash, Matrix, Plugin, Retry } from "@routellm/core"
+import type { EmbedderShape } from "@routellm/core/Embedder"
 
 export const id = "embedder/openai"
 
@@ -38,22 +39,20 @@ export const Config = Schema.Struct({
   retries: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(6))),
   backoffMs: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(1000)))
     .annotate({ description: "first retry delay; doubles on each retry (a Retry-After header wins)" }),
+  maxBackoffMs: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))).annotate({
+    description: "cap on the doubling retry delay (default 60 s)"
+  }),
+  retryAfterLimitMs: Schema.optionalKey(Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0))).annotate({
+    description: "longest Retry-After the embedder waits for; a longer one fails the batch (default 120 s)"
+  }),
   timeoutMs: Schema.Finite.pipe(Schema.withDecodingDefaultKey(Effect.succeed(60_000)))
 }).annotate({ description: "OpenAI-compatible embeddings endpoint (text-embedding-3-small by default)" })
 export type Config = typeof Config.Type
 
-const isRetryable = (status: number | undefined) => status === undefined || status === 408 || status === 409 || status === 429 || status >= 500
-
-/** Delay the server asked for (`retry-after-ms`, or `retry-after` in seconds or as a date). */
-const retryAfter = (headers: Headers | undefined): number | undefined => {
-  const milliseconds = Number(headers?.get("retry-after-ms"))
-  if (headers?.get("retry-after-ms") != null && Number.isFinite(milliseconds)) return milliseconds
-  const value = headers?.get("retry-after")
-  if (value == null) return undefined
-  const seconds = Number(value)
-  if (Number.isFinite(seconds)) return seconds * 1000
-  const date = Date.parse(value)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
+/** A failure is retried unless the server answered with a status that is not worth another attempt (400, 401, ...). */
+const verdict = (cause: unknown): Retry.Verdict => {
+  if (!(cause instanceof OpenAI.APIError) || cause.status === undefined) return { retryable: true }
+  return { retryable: Retry.isRetryableStatus(cause.status), retryAfterMs: Retry.retryAfterMs(cause.headers) }
 }
 
 export const make = Effect.fn("OpenAiEmbedder.make")(function*(config: Config) {
@@ -84,28 +83,31 @@ export const make = Effect.fn("OpenAiEmbedder.make")(function*(config: Config) {
       catch: (cause) => cause
     })
 
+  const policy: Retry.Policy = {
+    retries: config.retries,
+    initialDelayMs: config.backoffMs,
+    maxDelayMs: config.maxBackoffMs ?? 60_000,
+    retryAfterLimitMs: config.retryAfterLimitMs ?? 120_000
+  }
+
   const request = (texts: ReadonlyArray<string>) =>
-    Effect.gen(function*() {
-      for (let attempt = 1;; attempt++) {
-        const result = yield* Effect.result(requestOnce(texts))
-        if (result._tag === "Success") return result.success
-        const cause = result.failure
-        const status = cause instanceof OpenAI.APIError ? cause.status : undefined
-        if (!isRetryable(status) || attempt > config.retries) {
+    Effect.suspend(() => {
+      let attempts = 1
+      return requestOnce(texts).pipe(
+        Retry.retry(policy, verdict, () => Effect.sync(() => void attempts++)),
+        Effect.mapError((cause) => {
+          const status = cause instanceof OpenAI.APIError ? cause.status : undefined
           const what = cause instanceof Error ? cause.message : String(cause)
-          return yield* new Errors.EmbedderError({
+          return new Errors.EmbedderError({
             embedderId: id,
             reason: redact(
-              `${config.model} at ${config.baseUrl}: ${status === undefined ? "" : `HTTP ${status}: `}${what} (after ${attempt} attempt${
-                attempt === 1 ? "" : "s"
+              `${config.model} at ${config.baseUrl}: ${status === undefined ? "" : `HTTP ${status}: `}${what} (after ${attempts} attempt${
+                attempts === 1 ? "" : "s"
               })`
             )
           })
-        }
-        const headers = cause instanceof OpenAI.APIError ? cause.headers : undefined
-        const delay = retryAfter(headers) ?? config.backoffMs * 2 ** (attempt - 1)
-        yield* Effect.sleep(Duration.millis(delay))
-      }
+        })
+      )
     })
 
   const embedBatch = (texts: ReadonlyArray<string>, width: number | undefined) =>
