@@ -19,6 +19,7 @@ const { values } = parseArgs({
     requests: { type: "string", default: "2000" },
     concurrency: { type: "string", default: "32" },
     stream: { type: "boolean", default: false },
+    profile: { type: "string" },
     role: { type: "string" },
     upstream: { type: "string" }
   }
@@ -27,9 +28,9 @@ const { values } = parseArgs({
 const self = fileURLToPath(import.meta.url)
 
 /** Run a role in a child process and wait for the URL it prints. */
-const startChild = (args: ReadonlyArray<string>, environment: NodeJS.ProcessEnv = {}) =>
+const startChild = (args: ReadonlyArray<string>, environment: NodeJS.ProcessEnv = {}, nodeFlags: ReadonlyArray<string> = []) =>
   new Promise<{ readonly child: ChildProcess; readonly url: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, self, ...args], {
+    const child = spawn(process.execPath, [...process.execArgv, ...nodeFlags, self, ...args], {
       env: { ...process.env, ...environment },
       // The child watches its stdin and exits when this process goes away, however it ends.
       stdio: ["pipe", "pipe", "inherit"]
@@ -150,7 +151,11 @@ const main = async () => {
   const concurrency = Number(values.concurrency)
   const stream = values.stream === true
   const upstream = await startChild(["--role", "upstream"])
-  const router = await startChild(["--role", "router", "--upstream", upstream.url], { BENCH_KEY: "sk-bench-key" })
+  const router = await startChild(
+    ["--role", "router", "--upstream", upstream.url],
+    { BENCH_KEY: "sk-bench-key" },
+    values.profile === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", values.profile]
+  )
   try {
     // Warm both paths (connections, JIT) before measuring.
     await load(upstream.url, "upstream/strong", 200, concurrency, stream)
@@ -182,7 +187,8 @@ const main = async () => {
     if (errors > 0) process.exitCode = 1
   } finally {
     upstream.child.kill()
-    router.child.kill()
+    // SIGINT lets the router exit normally, so --cpu-prof writes its profile.
+    router.child.kill("SIGINT")
   }
 }
 

@@ -35,8 +35,7 @@ export interface Verdict {
 }
 
 /** Statuses worth another attempt: timeouts, conflicts, rate limits and server errors. */
-export const isRetryableStatus = (status: number): boolean =>
-  status === 408 || status === 409 || status === 429 || status >= 500
+export const isRetryableStatus = (status: number): boolean => status === 408 || status === 409 || status === 429 || status >= 500
 
 /** Anything with a `get(name)` for headers: fetch's Headers, the openai client's, a plain adapter. */
 export interface HeaderLookup {
@@ -66,8 +65,7 @@ export const retryAfterMs = (headers: HeaderLookup | undefined, now: number = Da
 }
 
 /** Backoff before retry number `retry` (1-based), without Retry-After. */
-export const backoffMs = (policy: Policy, retry: number): number =>
-  Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (retry - 1))
+export const backoffMs = (policy: Policy, retry: number): number => Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (retry - 1))
 
 export interface RetryInfo<E> {
   readonly error: E
@@ -118,5 +116,4 @@ export const retry: {
  * Whether a failure's Retry-After is beyond the policy's limit, so the caller
  * should pass the wait on rather than retry.
  */
-export const exceedsLimit = (policy: Policy, verdict: Verdict): boolean =>
-  verdict.retryAfterMs !== undefined && verdict.retryAfterMs > policy.retryAfterLimitMs
+export const exceedsLimit = (policy: Policy, verdict: Verdict): boolean => verdict.retryAfterMs !== undefined && verdict.retryAfterMs > policy.retryAfterLimitMs

@@ -85,8 +85,7 @@ describe("Retry", () => {
       const seen: Array<string> = []
       const fiber = yield* Effect.forkChild(Effect.result(
         Effect.fail({ status: 503 } as Failure).pipe(
-          Retry.retry({ ...policy, retries: 2 }, classify, (info) =>
-            Effect.sync(() => void seen.push(`${info.retry}:${info.delayMs}:${info.error.status}`)))
+          Retry.retry({ ...policy, retries: 2 }, classify, (info) => Effect.sync(() => void seen.push(`${info.retry}:${info.delayMs}:${info.error.status}`)))
         )
       ))
       yield* TestClock.adjust(10_000)

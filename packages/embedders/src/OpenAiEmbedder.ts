@@ -7,10 +7,10 @@
  * connection errors. The API key is read from the environment variable
  * named in the config and never appears in errors or logs.
  */
-import { Effect, Schema } from "effect"
-import OpenAI from "openai"
 import { Errors, Hash, Matrix, Plugin, Retry } from "@routellm/core"
 import type { EmbedderShape } from "@routellm/core/Embedder"
+import { Effect, Schema } from "effect"
+import OpenAI from "openai"
 
 export const id = "embedder/openai"
 

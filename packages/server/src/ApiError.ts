@@ -24,7 +24,10 @@ export class UpstreamStatusError extends Schema.TaggedError<UpstreamStatusError>
   upstream: Schema.String,
   status: Schema.Number,
   /** The upstream's body, redacted. */
-  body: Schema.String
+  body: Schema.String,
+  /** The upstream's Retry-After header, passed on to the client with a 429 or 503. */
+  retryAfter: Schema.optionalKey(Schema.String),
+  attempts: Schema.optionalKey(Schema.Number)
 }) {
   override get message(): string {
     return `upstream ${this.upstream} answered ${this.status}: ${this.body.slice(0, 500)}`

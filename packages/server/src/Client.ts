@@ -8,7 +8,7 @@
  *
  * Effect users take the same thing as a service, `RouteLLMClient`.
  */
-import { ArtifactStore, type Errors, type Plugin, PluginRegistry, RandomRouter } from "@routellm/core"
+import { ArtifactStore, type Errors, type Plugin, PluginRegistry, RandomRouter, Retry } from "@routellm/core"
 import { Context, Effect, Layer, ManagedRuntime, Stream } from "effect"
 import * as Path from "node:path"
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from "openai"
@@ -85,12 +85,25 @@ export const make = Effect.fn("RouteLLMClient.make")(function*(environment: Node
         baseURL: upstream.baseURL,
         // Local OpenAI-compatible servers often take no key; the openai client insists on one.
         apiKey: apiKey ?? "none",
-        maxRetries: config.retry.attempts,
+        // Retries follow the server's policy (core Retry) below, not the openai client's own.
+        maxRetries: 0,
         timeout: upstream.timeoutMs ?? config.timeoutMs
       })
     )
   }
   const upstreamModel = (decision: Decision) => decision.upstream.model ?? decision.model
+  const policy: Retry.Policy = {
+    retries: config.retry.attempts,
+    initialDelayMs: config.retry.initialDelayMs,
+    maxDelayMs: config.retry.maxDelayMs,
+    retryAfterLimitMs: config.retry.retryAfterLimitMs
+  }
+  const verdict = (cause: unknown): Retry.Verdict => {
+    if (cause instanceof APIError && cause.status !== undefined) {
+      return { retryable: cause.status === 429 || cause.status >= 500, retryAfterMs: Retry.retryAfterMs(cause.headers) }
+    }
+    return { retryable: cause instanceof APIConnectionError }
+  }
 
   const route = (params: { readonly model: unknown; readonly messages: unknown }) => routing.decide(params.model, params.messages)
 
@@ -102,8 +115,8 @@ export const make = Effect.fn("RouteLLMClient.make")(function*(environment: Node
     const client = upstreams.get(decision.model)!
     const completion = yield* Effect.tryPromise({
       try: (signal) => client.chat.completions.create({ ...params, model: upstreamModel(decision) }, { ...options, signal }),
-      catch: upstreamError(decision.model, secrets)
-    })
+      catch: (cause) => cause
+    }).pipe(Retry.retry(policy, verdict), Effect.mapError(upstreamError(decision.model, secrets)))
     return { decision, completion: { ...completion, model: decision.model } }
   })
 
@@ -115,8 +128,8 @@ export const make = Effect.fn("RouteLLMClient.make")(function*(environment: Node
     const client = upstreams.get(decision.model)!
     const upstream = yield* Effect.tryPromise({
       try: (signal) => client.chat.completions.create({ ...params, model: upstreamModel(decision), stream: true }, { ...options, signal }),
-      catch: upstreamError(decision.model, secrets)
-    })
+      catch: (cause) => cause
+    }).pipe(Retry.retry(policy, verdict), Effect.mapError(upstreamError(decision.model, secrets)))
     const chunks = Stream.fromAsyncIterable(upstream, upstreamError(decision.model, secrets)).pipe(
       Stream.map((chunk): ChatCompletionChunk => ({ ...chunk, model: decision.model })),
       // Stopping early (or being interrupted) cancels the upstream request.

@@ -1,8 +1,12 @@
 /**
  * Routing shared by the server and the in-process client: the routers named
  * in the serve config, built through the plugin registry, and the decision
- * for one chat request. `model: router-<name>-<threshold>` routes; a plain
- * model name with an upstream passes straight through.
+ * for one chat request. `model: router-<name>-<threshold>` routes with a
+ * fixed threshold, `router-<name>-s<percent>` asks the budget governor for a
+ * share of strong calls, `router-<name>` uses the router's configured default
+ * (a threshold, a share or a spend rate); a plain model name with an upstream
+ * passes straight through. With escalate-only conversations, a conversation
+ * that went to the strong model stays there.
  *
  * Two-model routers send a prompt to the strong model when its win rate is at
  * least the threshold. Multi-model routers (with `candidates`) read the
@@ -11,10 +15,12 @@
  * cheapest candidate that no pricier candidate beats with probability at
  * least the threshold; with two candidates this is the two-model rule.
  */
-import { Errors, ModelAliases, PipelineRunner, PluginRegistry, type Records, Router } from "@routellm/core"
+import { Errors, ModelAliases, PipelineRunner, PluginRegistry, type Records, type Router } from "@routellm/core"
 import { Context, Effect, Layer } from "effect"
 import { invalidRequest, InvalidRequestError } from "./ApiError.ts"
 import * as Config from "./Config.ts"
+import * as Conversations from "./Conversations.ts"
+import * as Governor from "./Governor.ts"
 
 export interface CandidateModel {
   readonly name: string
@@ -41,21 +47,67 @@ export interface Decision {
   readonly strong: boolean | undefined
   readonly winRate: number | undefined
   readonly threshold: number | undefined
+  /** What the client asked for: the threshold's text, `s30`, or `spend`. */
+  readonly target: string | undefined
+  /** Sent to the strong model because an earlier turn of the conversation went there. */
+  readonly escalated: boolean
+  /** The text the router scored (already cut to maxRouteChars). */
+  readonly prompt: string | undefined
   readonly routingSeconds: number
 }
 
 export interface RoutingShape {
   readonly config: Config.ServeConfig
+  /** Where the config's relative paths resolve (its file's directory). */
+  readonly baseDirectory: string
   readonly routers: ReadonlyMap<string, LoadedRouter>
   /** Model ids GET /v1/models lists: `router-<name>-<threshold>` for each listed threshold, then the upstream models. */
   readonly modelIds: ReadonlyArray<string>
   /** Route one chat request: its `model` field and its `messages`. */
   readonly decide: (model: unknown, messages: unknown) => Effect.Effect<Decision, InvalidRequestError | Errors.RouterError>
+  /** The strong model's win rate by one router, without deciding (shadow routers). */
+  readonly score: (router: string, prompt: string) => Effect.Effect<number, Errors.RouterError>
+  /** Tell the governor what an answered routed call cost (spend targets). */
+  readonly recordCost: (decision: Decision, dollars: number) => void
+  readonly governor: Governor.GovernorShape
 }
 
 export class Routing extends Context.Service<Routing, RoutingShape>()("@routellm/server/Routing") {
-  /** Build the routers named in the config; relative artifact paths resolve against `baseDirectory`. */
-  static readonly layer = (config: Config.ServeConfig, baseDirectory: string) => Layer.effect(Routing, make(config, baseDirectory))
+  /**
+   * Build the routers named in the config, the governor and the conversation
+   * store (Redis when configured); relative paths resolve against `baseDirectory`.
+   */
+  static readonly layer = (config: Config.ServeConfig, baseDirectory: string) =>
+    Layer.effect(
+      Routing,
+      Effect.gen(function*() {
+        let shared: Governor.SharedStore | undefined
+        let marks: Conversations.MarkStore | undefined
+        if (config.redis !== undefined) {
+          // Loaded only when configured: the Redis client is a large module tree.
+          const RedisStore = yield* Effect.promise(() => import("./RedisStore.ts"))
+          const stores = yield* RedisStore.make(config.redis).pipe(
+            Effect.mapError((cause) =>
+              new Config.ServeConfigError({
+                where: "redis",
+                issues: [{ path: "redis.url", message: `cannot connect to ${config.redis!.url}: ${Errors.format(cause)}` }]
+              })
+            )
+          )
+          shared = stores.shared
+          marks = stores.marks
+        }
+        const governor = yield* Governor.make(config, baseDirectory, shared)
+        const conversations = config.conversations === undefined || !config.conversations.escalateOnly
+          ? undefined
+          : Conversations.make(
+            config.conversations,
+            marks ?? Conversations.memoryStore(config.conversations.maxEntries),
+            config.redis?.prefix ?? "routellm"
+          )
+        return yield* make(config, baseDirectory, governor, conversations)
+      })
+    )
 }
 
 const textOf = (content: unknown): string | undefined => {
@@ -184,16 +236,30 @@ const loadRouter = Effect.fnUntraced(function*(
   return loaded
 })
 
-export const make = Effect.fn("Routing.make")(function*(config: Config.ServeConfig, baseDirectory: string) {
+const goalOf = (target: Config.Target): Governor.Goal | undefined => target._tag === "Share" ? { _tag: "Share", share: target.share } : undefined
+
+export const make = Effect.fn("Routing.make")(function*(
+  config: Config.ServeConfig,
+  baseDirectory: string,
+  governorOrMemory?: Governor.GovernorShape,
+  conversations?: Conversations.ConversationsShape
+) {
+  const governor: Governor.GovernorShape = governorOrMemory ??
+    { state: new Governor.State(config.governor.window, config.governor.initialShare), sync: Effect.void }
   const routers = new Map<string, LoadedRouter>()
   for (const [name, entry] of Object.entries(config.routers)) {
     routers.set(name, yield* loadRouter(name, entry, config, baseDirectory))
   }
   const upstreamOf = (model: string): Config.Upstream => config.upstreams[model]!
   const modelIds = [
-    ...[...routers.values()].flatMap((loaded) => loaded.thresholds.map((threshold) => `router-${loaded.name}-${threshold}`)),
+    ...Object.entries(config.routers).flatMap(([name, entry]) => [
+      ...(entry.default !== undefined || entry.dollarsPerHour !== undefined ? [`router-${name}`] : []),
+      ...routers.get(name)!.thresholds.map((threshold) => `router-${name}-${threshold}`),
+      ...(entry.shares ?? []).map((share) => `router-${name}-s${share}`)
+    ]),
     ...Object.keys(config.upstreams)
   ]
+  const state = governor.state
 
   const scoreCandidates = Effect.fnUntraced(function*(loaded: LoadedRouter, prompt: string) {
     const scores = yield* loaded.router.modelScores!(prompt)
@@ -232,30 +298,68 @@ export const make = Effect.fn("Routing.make")(function*(config: Config.ServeConf
         strong: undefined,
         winRate: undefined,
         threshold: undefined,
+        target: undefined,
+        escalated: false,
+        prompt: undefined,
         routingSeconds: 0
       }
       return passThrough
     }
-    const parsed = parseRouterModel(model, routers.keys())
+    // `router-<name>` exactly: the router's configured default.
+    const exact = model.slice("router-".length)
+    const parsed = routers.has(exact) ? { name: exact, thresholdText: undefined } : parseRouterModel(model, routers.keys())
     if (parsed === undefined) {
       return yield* invalidRequest(
-        `unknown router in "${model}"; expected router-<router>-<threshold> with a router among: ${[...routers.keys()].join(", ")}`,
+        `unknown router in "${model}"; expected router-<router>-<threshold> or router-<router>-s<percent> with a router among: ${
+          [...routers.keys()].join(", ")
+        }`,
         "model",
         "router_not_found"
       )
     }
-    const threshold = parsed.thresholdText.trim() === "" ? Number.NaN : Number(parsed.thresholdText)
-    if (!Number.isFinite(threshold) || threshold < 0 || threshold > 1) {
+    const entry = config.routers[parsed.name]!
+    const loaded = routers.get(parsed.name)!
+    let target: Config.Target | undefined
+    let goal: Governor.Goal | undefined
+    let targetText: string
+    if (parsed.thresholdText === undefined) {
+      if (entry.dollarsPerHour !== undefined) {
+        goal = { _tag: "Spend", dollarsPerHour: entry.dollarsPerHour }
+        targetText = "spend"
+      } else if (entry.default !== undefined) {
+        target = Config.parseTarget(entry.default)!
+        targetText = entry.default
+      } else {
+        return yield* invalidRequest(
+          `"${model}" names no threshold and routers.${parsed.name} sets no default: use router-${parsed.name}-<threshold> (e.g. router-${parsed.name}-0.5) or router-${parsed.name}-s<percent> (e.g. router-${parsed.name}-s30)`,
+          "model",
+          "missing_threshold"
+        )
+      }
+    } else {
+      target = Config.parseTarget(parsed.thresholdText)
+      targetText = parsed.thresholdText
+      if (target === undefined) {
+        return yield* invalidRequest(
+          `threshold "${parsed.thresholdText}" in "${model}" must be a number in [0, 1] written as a plain decimal (e.g. 0.5), or a share s0..s100 (e.g. s30)`,
+          "model",
+          "invalid_threshold"
+        )
+      }
+    }
+    if (target !== undefined) goal = goalOf(target)
+    if (goal !== undefined && loaded.candidates !== undefined) {
       return yield* invalidRequest(
-        `threshold "${parsed.thresholdText}" in "${model}" must be a number in [0, 1]`,
+        `"${model}": share and spend targets route between two models; routers.${parsed.name} chooses among candidates, so give it a threshold`,
         "model",
         "invalid_threshold"
       )
     }
-    const loaded = routers.get(parsed.name)!
-    const prompt = yield* promptOf(checked, loaded.routeOn)
+    const full = yield* promptOf(checked, loaded.routeOn)
+    const prompt = full.length > config.maxRouteChars ? full.slice(0, config.maxRouteChars) : full
     const started = performance.now()
     if (loaded.candidates !== undefined) {
+      const threshold = (target as { readonly threshold: number }).threshold
       const scores = yield* scoreCandidates(loaded, prompt)
       const choice = chooseCandidate(scores, threshold)
       const chosen = loaded.candidates[choice.index]!
@@ -266,24 +370,48 @@ export const make = Effect.fn("Routing.make")(function*(config: Config.ServeConf
         strong: choice.index === loaded.candidates.length - 1,
         winRate: choice.winRate,
         threshold,
+        target: targetText,
+        escalated: false,
+        prompt,
         routingSeconds: (performance.now() - started) / 1000
       }
       return decision
     }
-    const routed = Router.decide(yield* loaded.router.winRate(prompt), threshold, loaded.pair)
+    const winRate = yield* loaded.router.winRate(prompt)
+    const threshold = goal === undefined ? (target as { readonly threshold: number }).threshold : state.threshold(loaded.name, goal)
+    let strong = winRate >= threshold
+    let escalated = false
+    if (conversations !== undefined) {
+      if (!strong && (yield* conversations.escalated(checked))) {
+        strong = true
+        escalated = true
+      }
+      if (strong && !escalated) yield* conversations.markStrong(checked)
+    }
+    state.record(loaded.name, winRate, goal, strong, Date.now())
+    const chosen = strong ? loaded.pair.strong : loaded.pair.weak
     const decision: Decision = {
       router: loaded.name,
-      model: routed.model,
-      upstream: upstreamOf(routed.model),
-      strong: routed.strong,
-      winRate: routed.winRate,
+      model: chosen,
+      upstream: upstreamOf(chosen),
+      strong,
+      winRate,
       threshold,
+      target: goal === undefined ? targetText : Governor.goalKey(goal),
+      escalated,
+      prompt,
       routingSeconds: (performance.now() - started) / 1000
     }
     return decision
   })
 
-  return Routing.of({ config, routers, modelIds, decide })
+  const score = (name: string, prompt: string) => routers.get(name)!.router.winRate(prompt.slice(0, config.maxRouteChars))
+
+  const recordCost = (decision: Decision, dollars: number) => {
+    if (decision.router !== undefined && decision.strong !== undefined) state.recordCost(decision.router, decision.strong, dollars)
+  }
+
+  return Routing.of({ config, baseDirectory, routers, modelIds, decide, score, recordCost, governor })
 })
 
 export { InvalidRequestError }

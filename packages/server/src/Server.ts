@@ -3,23 +3,36 @@
  * its own fiber with its own scope: a failure ends that request only, and a
  * client that disconnects interrupts the fiber, which closes the scope and
  * aborts the upstream call. Streaming answers pass the upstream's
- * server-sent events through one event at a time.
+ * server-sent events through one event at a time; a stream that stalls
+ * longer than `streamIdleTimeoutMs`, breaks, or ends without `[DONE]` ends
+ * with an error event, never with a clean-looking truncated answer.
+ *
+ * After an upstream's retries fail, the request falls back along the
+ * config's chain for that model (marked in `x-routellm-fallback` and
+ * /metrics). Token usage (streamed or not) gives the dollars per router,
+ * model and client key, and the saving against the strong model. Routed
+ * requests can be written to the decision log with shadow routers' scores.
  *
  * Node's own HTTP server is used rather than an Effect HTTP server so that
  * streamed bytes and connection closes map one to one between the client and
  * the upstream.
  *
- * Endpoints: POST /v1/chat/completions, GET /v1/models, GET /health,
- * GET /metrics. Shutdown (closing the layer's scope) stops accepting
- * connections and lets in-flight requests finish up to `shutdownTimeoutMs`.
+ * Endpoints: POST /v1/chat/completions (JSON bodies only: anything else is a
+ * 415), GET /v1/models, GET /health, GET /metrics. Browsers are refused
+ * unless `cors.origins` names their origin. Shutdown (closing the layer's
+ * scope) stops accepting connections and lets in-flight requests finish up
+ * to `shutdownTimeoutMs`.
  */
 import { Errors } from "@routellm/core"
-import { Cause, Context, Effect, FiberSet, Layer, type Scope } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, FiberSet, Layer, type Scope } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
+import { StringDecoder } from "node:string_decoder"
 import * as ApiError from "./ApiError.ts"
-import { Metrics } from "./Metrics.ts"
+import * as Config from "./Config.ts"
+import * as DecisionLog from "./DecisionLog.ts"
+import { Metrics, type StreamFailure } from "./Metrics.ts"
 import { type Decision, Routing } from "./Routing.ts"
 import * as Upstream from "./Upstream.ts"
 
@@ -46,11 +59,41 @@ export class Server extends Context.Service<Server, ServerShape>()("@routellm/se
   static readonly layer = (options: Options = {}) => Layer.effect(Server, make(options))
 }
 
-const routellmHeaders = (decision: Decision): Record<string, string> => {
-  const headers: Record<string, string> = { "x-routellm-model": decision.model }
+/** Token counts an upstream reported. */
+interface Usage {
+  readonly promptTokens: number
+  readonly completionTokens: number
+}
+
+const usageOf = (value: unknown): Usage | undefined => {
+  if (typeof value !== "object" || value === null) return undefined
+  const usage = value as { prompt_tokens?: unknown; completion_tokens?: unknown }
+  return typeof usage.prompt_tokens === "number" && typeof usage.completion_tokens === "number"
+    ? { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens }
+    : undefined
+}
+
+/** What the handling of one chat request learnt, for metrics and the decision log (also when it fails). */
+interface RequestState {
+  decision?: Decision
+  /** The model that answered (the decision's, or one of its fallbacks). */
+  answeredBy?: string
+  fallbackChain?: ReadonlyArray<string>
+  usage?: Usage
+  dollars?: number
+  shadows?: Fiber.Fiber<Record<string, number>, never>
+}
+
+const routellmHeaders = (decision: Decision, state: RequestState): Record<string, string> => {
+  const headers: Record<string, string> = { "x-routellm-model": state.answeredBy ?? decision.model }
   if (decision.router !== undefined) headers["x-routellm-router"] = decision.router
   if (decision.winRate !== undefined) headers["x-routellm-win-rate"] = String(decision.winRate)
   if (decision.threshold !== undefined) headers["x-routellm-threshold"] = String(decision.threshold)
+  if (decision.target !== undefined) headers["x-routellm-target"] = decision.target
+  if (decision.escalated) headers["x-routellm-escalated"] = "true"
+  if (state.fallbackChain !== undefined && state.fallbackChain.length > 1) {
+    headers["x-routellm-fallback"] = state.fallbackChain.join(">")
+  }
   return headers
 }
 
@@ -89,7 +132,7 @@ const readBody = (request: Http.IncomingMessage, limit: number) =>
               status: 413
             })
           )
-          : Effect.succeed(Buffer.concat(chunks).toString("utf8"))
+          : Effect.succeed(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8"))
       )
     }
     const onError = (error: Error) => {
@@ -123,9 +166,22 @@ const drained = (response: Http.ServerResponse) =>
     })
   })
 
-/** Set `model` in one server-sent event's JSON data; other lines pass unchanged. */
-export const rewriteEvent = (event: string, model: string): { readonly text: string; readonly done: boolean } => {
+export interface RewrittenEvent {
+  /** The event to forward, or undefined to drop it (the usage-only chunk the router asked for itself). */
+  readonly text: string | undefined
+  readonly done: boolean
+  readonly usage: Usage | undefined
+}
+
+/**
+ * Set `model` in one server-sent event's JSON data and read its usage; other
+ * lines pass unchanged. With `hideUsage` (the router asked for usage, the
+ * client did not), the usage-only chunk is dropped and `usage` fields removed.
+ */
+export const rewriteEvent = (event: string, model: string, hideUsage = false): RewrittenEvent => {
   let done = false
+  let usage: Usage | undefined
+  let drop = false
   const lines = event.split(/\r?\n/).map((line) => {
     if (!line.startsWith("data:")) return line
     const payload = line.slice(5).trimStart()
@@ -135,18 +191,29 @@ export const rewriteEvent = (event: string, model: string): { readonly text: str
     }
     try {
       const value = JSON.parse(payload) as unknown
-      if (typeof value === "object" && value !== null && !Array.isArray(value) && "model" in value) {
-        return `data: ${JSON.stringify({ ...value, model })}`
+      if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+        const record = value as Record<string, unknown>
+        usage = usageOf(record.usage) ?? usage
+        if (hideUsage) {
+          if (Array.isArray(record.choices) && record.choices.length === 0 && record.usage !== undefined) drop = true
+          delete record.usage
+        }
+        if ("model" in record) record.model = model
+        return `data: ${JSON.stringify(record)}`
       }
     } catch {
       // Not JSON (a comment or a partial line): forward as the upstream sent it.
     }
     return line
   })
-  return { text: lines.join("\n"), done }
+  return { text: drop ? undefined : lines.join("\n"), done, usage }
 }
 
 const eventBoundary = /\r?\n\r?\n/
+
+const isJson = (contentType: string | undefined) => contentType !== undefined && /^application\/(?:json|[\w.+-]+\+json)\s*(?:;|$)/i.test(contentType)
+
+const errorEvent = (message: string, code: string) => `data: ${JSON.stringify({ error: { message, type: "server_error", param: null, code } })}\n\n`
 
 export const make = Effect.fn("Server.make")(function*(options: Options): Effect.fn.Return<ServerShape, never, Routing | Metrics | Scope.Scope> {
   const routing = yield* Routing
@@ -159,75 +226,204 @@ export const make = Effect.fn("Server.make")(function*(options: Options): Effect
       upstream.apiKeyEnv === undefined ? undefined : environment[upstream.apiKeyEnv]
     ])
   )
-  const authToken = config.authTokenEnv === undefined ? undefined : environment[config.authTokenEnv]
-  const secrets = [...apiKeys.values(), authToken].filter((secret): secret is string => secret !== undefined && secret !== "")
-  const tokenDigest = authToken === undefined ? undefined : createHash("sha256").update(authToken).digest()
+  // Client keys by name; the auth token counts as the key "default".
+  const clientKeys: Array<{ readonly name: string; readonly digest: Buffer; readonly token: string }> = []
+  const addClientKey = (name: string, token: string | undefined) => {
+    if (token !== undefined && token !== "") clientKeys.push({ name, token, digest: createHash("sha256").update(token).digest() })
+  }
+  if (config.authTokenEnv !== undefined) addClientKey("default", environment[config.authTokenEnv])
+  for (const [name, variable] of Object.entries(config.clientKeys ?? {})) addClientKey(name, environment[variable])
+  const secrets = [...apiKeys.values(), ...clientKeys.map((key) => key.token)]
+    .filter((secret): secret is string => secret !== undefined && secret !== "")
+  const connections = yield* Upstream.connections(config)
+  const decisionLog = config.decisionLog === undefined ? undefined : yield* DecisionLog.open(config.decisionLog, routing.baseDirectory)
+  const shadowRouters = config.decisionLog?.shadowRouters ?? []
+  yield* metrics.addGauges(() => routing.governor.state.gauges())
+  const allowedOrigins = new Set(config.cors?.origins ?? [])
 
-  const authorized = (request: Http.IncomingMessage): boolean => {
-    if (tokenDigest === undefined) return true
-    const header = request.headers.authorization ?? ""
-    const match = /^Bearer\s+(.+)$/i.exec(header)
-    if (match === null) return false
+  /** The client key's name, "anonymous" with auth off, or undefined when the request is not authorized. */
+  const clientOf = (request: Http.IncomingMessage): string | undefined => {
+    if (clientKeys.length === 0) return "anonymous"
+    const match = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? "")
+    if (match === null) return undefined
     // Compare digests so the comparison takes the same time whatever the token's length.
-    return timingSafeEqual(createHash("sha256").update(match[1]!.trim()).digest(), tokenDigest)
+    const digest = createHash("sha256").update(match[1]!.trim()).digest()
+    for (const key of clientKeys) if (timingSafeEqual(digest, key.digest)) return key.name
+    return undefined
   }
 
   const fail = (response: Http.ServerResponse, error: unknown, extraHeaders: Record<string, string> = {}) => {
     const rendered = ApiError.toOpenAI(error)
     const body = { error: { ...rendered.body.error, message: ApiError.redact(rendered.body.error.message, secrets) } }
-    sendJson(response, rendered.status, body, extraHeaders)
+    const retryAfter: Record<string, string> = error instanceof ApiError.UpstreamStatusError && error.retryAfter !== undefined
+      ? { "retry-after": error.retryAfter }
+      : {}
+    sendJson(response, rendered.status, body, { ...retryAfter, ...extraHeaders })
     return rendered.status
+  }
+
+  /** Price of the tokens on a model, and on the router's strong model. */
+  const account = (decision: Decision, model: string, usage: Usage, apiKey: string, state: RequestState) => {
+    const dollars = Config.dollarsOf(config.upstreams[model]?.price, usage.promptTokens, usage.completionTokens)
+    const strongModel = decision.router === undefined
+      ? undefined
+      : config.routers[decision.router]?.strong ?? config.strong
+    const strongDollars = strongModel === undefined
+      ? undefined
+      : Config.dollarsOf(config.upstreams[strongModel]?.price, usage.promptTokens, usage.completionTokens)
+    state.usage = usage
+    if (dollars !== undefined) {
+      state.dollars = dollars
+      routing.recordCost(decision, dollars)
+    }
+    return metrics.recordCost({
+      router: decision.router,
+      model,
+      apiKey,
+      promptTokens: usage.promptTokens,
+      completionTokens: usage.completionTokens,
+      dollars,
+      strongDollars
+    })
   }
 
   const streamAnswer = Effect.fnUntraced(function*(
     response: Http.ServerResponse,
-    upstream: Response,
+    answer: Upstream.Answer,
     decision: Decision,
+    state: RequestState,
+    hideUsage: boolean,
+    apiKey: string,
     upstreamStarted: number
   ) {
-    response.writeHead(upstream.status, {
+    const model = state.answeredBy!
+    response.writeHead(answer.status, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache",
       connection: "keep-alive",
-      ...routellmHeaders(decision)
+      ...routellmHeaders(decision, state)
     })
     response.flushHeaders()
-    const reader = upstream.body!.getReader()
-    const decoder = new TextDecoder()
+    const body = answer.body!
+    const decoder = new StringDecoder("utf8")
     let buffer = ""
     let sawDone = false
+    let usage: Usage | undefined
     const write = (text: string) => response.write(text) ? Effect.void : drained(response)
     const emit = (event: string) => {
       if (event.trim() === "") return Effect.void
-      const rewritten = rewriteEvent(event, decision.model)
+      const rewritten = rewriteEvent(event, model, hideUsage)
       if (rewritten.done) sawDone = true
-      return write(`${rewritten.text}\n\n`)
+      if (rewritten.usage !== undefined) usage = rewritten.usage
+      return rewritten.text === undefined ? Effect.void : write(`${rewritten.text}\n\n`)
     }
+    let failure: StreamFailure | undefined
     for (;;) {
-      const chunk = yield* Effect.tryPromise({
-        try: () => reader.read(),
-        catch: (cause) => cause
-      })
-      if (chunk.done) break
-      buffer += decoder.decode(chunk.value, { stream: true })
+      const next = yield* Upstream.readChunk(body).pipe(
+        Effect.timeoutOption(config.streamIdleTimeoutMs),
+        Effect.result
+      )
+      if (next._tag === "Failure") {
+        failure = "broken"
+        break
+      }
+      if (next.success._tag === "None") {
+        failure = "stalled"
+        break
+      }
+      const chunk = next.success.value
+      if (chunk === undefined) break
+      buffer += decoder.write(chunk)
       for (let match = eventBoundary.exec(buffer); match !== null; match = eventBoundary.exec(buffer)) {
         const event = buffer.slice(0, match.index)
         buffer = buffer.slice(match.index + match[0].length)
         yield* emit(event)
       }
     }
-    buffer += decoder.decode()
-    yield* emit(buffer)
-    if (!sawDone) yield* write("data: [DONE]\n\n")
-    response.end()
-    yield* metrics.observeUpstream(decision.model, "total", (performance.now() - upstreamStarted) / 1000)
+    if (failure === undefined) {
+      buffer += decoder.end()
+      yield* emit(buffer)
+      if (!sawDone) failure = "truncated"
+    }
+    if (usage !== undefined) yield* account(decision, model, usage, apiKey, state)
+    yield* metrics.observeUpstream(model, "total", (performance.now() - upstreamStarted) / 1000)
+    if (failure === undefined) {
+      response.end()
+      return
+    }
+    // Headers are out: tell the client in-band, as OpenAI does, and end the stream without [DONE].
+    body.destroy()
+    const message = failure === "stalled"
+      ? `upstream ${model} sent nothing for ${config.streamIdleTimeoutMs} ms; the stream was cut off`
+      : failure === "truncated"
+      ? `upstream ${model} ended the stream without [DONE]; the answer may be incomplete`
+      : `upstream ${model} stream broke`
+    if (!response.destroyed) response.end(errorEvent(message, `upstream_stream_${failure}`))
+    yield* metrics.recordStreamError(decision.router, model, failure)
+    yield* Effect.logWarning(`stream from ${model}: ${message}`)
+  })
+
+  /** Call the decided model, then its fallbacks in turn while the failure allows one. */
+  const callWithFallbacks = Effect.fnUntraced(function*(
+    body: Record<string, unknown>,
+    stream: boolean,
+    injectUsage: boolean,
+    decision: Decision,
+    state: RequestState
+  ): Effect.fn.Return<Upstream.Answer, ApiError.UpstreamError, Scope.Scope> {
+    const chain = [decision.model, ...(config.fallbacks?.[decision.model] ?? [])]
+    const tried: Array<string> = []
+    for (let index = 0;; index++) {
+      const model = chain[index]!
+      const upstream = config.upstreams[model]!
+      tried.push(model)
+      state.fallbackChain = tried
+      const payload = {
+        ...body,
+        model: upstream.model ?? model,
+        ...(injectUsage ? { stream_options: { ...(body.stream_options as object | undefined), include_usage: true } } : {})
+      }
+      const started = performance.now()
+      const result = yield* Effect.result(Upstream.call({
+        name: model,
+        upstream,
+        connection: connections.get(model)!,
+        body: JSON.stringify(payload),
+        stream,
+        apiKey: apiKeys.get(model),
+        timeoutMs: upstream.timeoutMs ?? config.timeoutMs,
+        retry: config.retry,
+        secrets
+      }))
+      if (result._tag === "Success") {
+        yield* metrics.recordRetries(model, result.success.attempts - 1)
+        yield* metrics.observeUpstream(model, "first_byte", (performance.now() - started) / 1000)
+        state.answeredBy = model
+        if (index > 0) yield* metrics.recordFallback(decision.router, chain[0]!, model)
+        return result.success
+      }
+      const error = result.failure
+      yield* metrics.observeUpstream(model, "total", (performance.now() - started) / 1000)
+      yield* metrics.recordRetries(model, (error.attempts ?? 1) - 1)
+      if (index === chain.length - 1 || !Upstream.canFallBack(error)) return yield* error
+      yield* Effect.logWarning(`upstream ${model} failed (${ApiError.redact(error.message, secrets)}); falling back to ${chain[index + 1]}`)
+    }
   })
 
   const chat = Effect.fnUntraced(function*(
     request: Http.IncomingMessage,
     response: Http.ServerResponse,
-    state: { decision?: Decision }
+    state: RequestState,
+    apiKey: string
   ) {
+    if (!isJson(request.headers["content-type"])) {
+      request.resume()
+      return yield* new ApiError.InvalidRequestError({
+        reason: `the request body must be JSON (content-type: application/json), not ${request.headers["content-type"] ?? "unspecified"}`,
+        code: "unsupported_media_type",
+        status: 415
+      })
+    }
     const raw = yield* readBody(request, config.maxBodyBytes)
     let body: Record<string, unknown>
     try {
@@ -245,132 +441,218 @@ export const make = Effect.fn("Server.make")(function*(options: Options): Effect
     }
     const decision = yield* routing.decide(body.model, body.messages)
     state.decision = decision
-    if (decision.router !== undefined) yield* metrics.observeRouting(decision.router, decision.routingSeconds)
-    const stream = body.stream === true
-    const upstreamStarted = performance.now()
-    const answer = yield* Upstream.call({
-      name: decision.model,
-      upstream: decision.upstream,
-      body: JSON.stringify({ ...body, model: decision.upstream.model ?? decision.model }),
-      stream,
-      apiKey: apiKeys.get(decision.model),
-      timeoutMs: decision.upstream.timeoutMs ?? config.timeoutMs,
-      retry: config.retry,
-      secrets
-    }).pipe(Effect.tapError(() => metrics.observeUpstream(decision.model, "total", (performance.now() - upstreamStarted) / 1000)))
-    yield* metrics.observeUpstream(decision.model, "first_byte", (performance.now() - upstreamStarted) / 1000)
-    const contentType = answer.response.headers.get("content-type") ?? ""
-    if (stream && answer.response.body !== null && contentType.includes("text/event-stream")) {
-      const streamed = yield* Effect.exit(streamAnswer(response, answer.response, decision, upstreamStarted))
-      if (streamed._tag === "Failure") {
-        // Headers are out: tell the client in-band, as OpenAI does, and end the stream.
-        const error = {
-          error: { message: `upstream ${decision.model} stream broke`, type: "server_error", param: null, code: "upstream_stream_error" }
-        }
-        if (!response.destroyed) response.end(`data: ${JSON.stringify(error)}\n\n`)
-        yield* metrics.recordStreamError(decision.router, decision.model)
-        yield* Effect.logWarning(`stream from ${decision.model} broke mid-way`)
-      }
-      return { decision, status: answer.response.status }
+    if (decision.router !== undefined) {
+      yield* metrics.observeRouting(decision.router, decision.routingSeconds)
+      if (decision.escalated) yield* metrics.recordEscalation(decision.router)
     }
-    let text = answer.text ?? (yield* Effect.promise(() => answer.response.text()))
+    if (decisionLog !== undefined && decision.router !== undefined && shadowRouters.length > 0) {
+      // Scored while the upstream answers; never obeyed, never fails the request.
+      const prompt = decision.prompt ?? ""
+      state.shadows = yield* Effect.forkChild(Effect.gen(function*() {
+        const scores: Record<string, number> = {}
+        for (const name of shadowRouters) {
+          const score = yield* Effect.result(routing.score(name, prompt))
+          if (score._tag === "Success") scores[name] = score.success
+        }
+        return scores
+      }))
+    }
+    const stream = body.stream === true
+    const clientWantsUsage = typeof body.stream_options === "object" && body.stream_options !== null &&
+      (body.stream_options as { include_usage?: unknown }).include_usage === true
+    const injectUsage = stream && config.streamUsage && !clientWantsUsage
+    const upstreamStarted = performance.now()
+    const answer = yield* callWithFallbacks(body, stream, injectUsage, decision, state)
+    const model = state.answeredBy!
+    if (stream && answer.body !== undefined && answer.contentType.includes("text/event-stream")) {
+      yield* streamAnswer(response, answer, decision, state, injectUsage, apiKey, upstreamStarted)
+      return answer.status
+    }
+    let text = answer.text ?? ""
+    if (answer.body !== undefined) {
+      // A streaming request answered without a stream: read the body whole.
+      const chunks: Array<Buffer> = []
+      for (let chunk = yield* Upstream.readChunk(answer.body).pipe(Effect.orElseSucceed(() => undefined)); chunk !== undefined;) {
+        chunks.push(chunk)
+        chunk = yield* Upstream.readChunk(answer.body).pipe(Effect.orElseSucceed(() => undefined))
+      }
+      text = Buffer.concat(chunks).toString("utf8")
+    }
     try {
       const value = JSON.parse(text) as unknown
-      if (typeof value === "object" && value !== null && !Array.isArray(value) && "model" in value) {
-        text = JSON.stringify({ ...value, model: decision.model })
+      if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+        const record = value as Record<string, unknown>
+        const usage = usageOf(record.usage)
+        if (usage !== undefined) yield* account(decision, model, usage, apiKey, state)
+        if ("model" in record) {
+          record.model = model
+          text = JSON.stringify(record)
+        }
       }
     } catch {
       // Not JSON: forward the upstream's body unchanged.
     }
-    yield* metrics.observeUpstream(decision.model, "total", (performance.now() - upstreamStarted) / 1000)
-    sendJson(response, answer.response.status, text, {
-      ...routellmHeaders(decision),
-      ...(contentType === "" ? {} : { "content-type": contentType })
+    yield* metrics.observeUpstream(model, "total", (performance.now() - upstreamStarted) / 1000)
+    sendJson(response, answer.status, text, {
+      ...routellmHeaders(decision, state),
+      ...(answer.contentType === "" ? {} : { "content-type": answer.contentType })
     })
-    return { decision, status: answer.response.status }
+    return answer.status
+  })
+
+  const writeDecision = (state: RequestState, status: number, latencyMs: number, apiKey: string) =>
+    Effect.gen(function*() {
+      const decision = state.decision
+      if (decisionLog === undefined || decision === undefined || decision.router === undefined || decision.winRate === undefined) return
+      const scores: Record<string, number> = { [decision.router]: decision.winRate }
+      if (state.shadows !== undefined) Object.assign(scores, yield* Fiber.join(state.shadows))
+      const prompt = decision.prompt ?? ""
+      decisionLog.write({
+        time: new Date().toISOString(),
+        promptHash: DecisionLog.promptHash(prompt),
+        ...(decisionLog.config.includePrompt ? { prompt } : {}),
+        router: decision.router,
+        target: decision.target ?? "",
+        threshold: decision.threshold ?? Number.NaN,
+        scores,
+        strong: decision.strong === true,
+        model: decision.model,
+        ...(state.answeredBy !== undefined && state.answeredBy !== decision.model ? { answeredBy: state.answeredBy } : {}),
+        escalated: decision.escalated,
+        status,
+        latencyMs: Math.round(latencyMs * 1000) / 1000,
+        routingMs: Math.round(decision.routingSeconds * 1e6) / 1000,
+        ...(state.usage === undefined ? {} : { promptTokens: state.usage.promptTokens, completionTokens: state.usage.completionTokens }),
+        ...(state.dollars === undefined ? {} : { dollars: state.dollars }),
+        apiKey
+      })
+    })
+
+  const requestLine = (method: string, path: string, status: number, state: RequestState, started: number) =>
+    config.requestLog
+      ? Effect.logInfo(
+        `${method} ${path} ${status}${
+          state.decision === undefined ? "" : ` ${state.decision.router ?? "direct"} -> ${state.answeredBy ?? state.decision.model}`
+        } ${(performance.now() - started).toFixed(1)} ms`
+      )
+      : Effect.void
+
+  const recordChat = (state: RequestState, status: number) =>
+    metrics.recordRequest({
+      router: state.decision?.router,
+      model: state.answeredBy ?? state.decision?.model,
+      status,
+      strong: state.decision?.strong
+    })
+
+  const corsHeaders = (origin: string): Record<string, string> => ({
+    "access-control-allow-origin": origin,
+    "access-control-expose-headers": "x-routellm-model, x-routellm-router, x-routellm-win-rate, x-routellm-threshold, x-routellm-target, x-routellm-fallback",
+    vary: "origin"
   })
 
   const handle = (request: Http.IncomingMessage, response: Http.ServerResponse) =>
     Effect.gen(function*() {
       const started = performance.now()
-      const path = (request.url ?? "/").split("?")[0]!
+      const url = request.url ?? "/"
+      const query = url.indexOf("?")
+      const path = query === -1 ? url : url.slice(0, query)
       const method = request.method ?? "GET"
       const isChat = path === "/v1/chat/completions"
-      let decision: Decision | undefined
-      const state: { decision?: Decision } = {}
+      const state: RequestState = {}
+      const origin = request.headers.origin
       let status: number
-      if (path.startsWith("/v1/") && !authorized(request)) {
-        status = fail(
-          response,
-          new ApiError.InvalidRequestError({ reason: "invalid or missing bearer token", code: "invalid_api_key", status: 401 }),
-          { "www-authenticate": "Bearer" }
-        )
+      let apiKey: string | undefined
+      if (origin !== undefined && !allowedOrigins.has(origin)) {
         request.resume()
-      } else if (isChat && method === "POST") {
-        const outcome = yield* Effect.exit(
-          Effect.scoped(chat(request, response, state)).pipe(
-            // The client went away (or shutdown cancelled the request): count it as nginx's 499.
-            Effect.onInterrupt(() =>
-              metrics.recordRequest({ router: state.decision?.router, model: state.decision?.model, status: 499, strong: state.decision?.strong })
-            )
-          )
-        )
-        if (outcome._tag === "Success") {
-          decision = outcome.value.decision
-          status = outcome.value.status
-        } else {
-          decision = state.decision
-          const failure = outcome.cause.reasons.find((reason) => reason._tag === "Fail")
-          const died = outcome.cause.reasons.find((reason) => reason._tag === "Die")
-          const error = failure !== undefined && failure._tag === "Fail"
-            ? failure.error
-            : died !== undefined && died._tag === "Die"
-            ? died.defect
-            : new Error("interrupted")
-          const tooLarge = error instanceof ApiError.InvalidRequestError && error.status === 413
-          status = fail(response, error, tooLarge ? { connection: "close" } : {})
-          yield* Effect.logWarning(`${method} ${path} ${status}: ${ApiError.redact(ApiError.toOpenAI(error).body.error.message, secrets)}`)
-        }
-      } else if (method === "GET" && path === "/v1/models") {
-        status = 200
-        const created = Math.floor(Date.now() / 1000)
-        sendJson(response, 200, {
-          object: "list",
-          data: routing.modelIds.map((id) => ({ id, object: "model", created, owned_by: "routellm" }))
-        })
-      } else if (method === "GET" && path === "/health") {
-        status = 200
-        sendJson(response, 200, { status: "ok", routers: [...routing.routers.keys()], upstreams: Object.keys(config.upstreams) })
-      } else if (method === "GET" && path === "/metrics") {
-        status = 200
-        const text = yield* metrics.render
-        response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" })
-        response.end(text)
-      } else {
-        request.resume()
-        const known = isChat || path === "/v1/models" || path === "/health" || path === "/metrics"
         status = fail(
           response,
           new ApiError.InvalidRequestError({
-            reason: known ? `method ${method} not allowed on ${path}` : `no endpoint ${method} ${path}`,
-            code: known ? "method_not_allowed" : "not_found",
-            status: known ? 405 : 404
+            reason: `cross-origin requests from ${origin} are not allowed (list the origin in the config's cors.origins)`,
+            code: "origin_not_allowed",
+            status: 403
           })
         )
+      } else if (origin !== undefined && method === "OPTIONS") {
+        request.resume()
+        status = 204
+        response.writeHead(204, {
+          ...corsHeaders(origin),
+          "access-control-allow-methods": "GET, POST, OPTIONS",
+          "access-control-allow-headers": "authorization, content-type",
+          "access-control-max-age": "600"
+        })
+        response.end()
+      } else {
+        if (origin !== undefined) { for (const [name, value] of Object.entries(corsHeaders(origin))) response.setHeader(name, value) }
+        apiKey = path.startsWith("/v1/") ? clientOf(request) : "anonymous"
+        if (apiKey === undefined) {
+          status = fail(
+            response,
+            new ApiError.InvalidRequestError({ reason: "invalid or missing bearer token", code: "invalid_api_key", status: 401 }),
+            { "www-authenticate": "Bearer" }
+          )
+          request.resume()
+        } else if (isChat && method === "POST") {
+          const key = apiKey
+          const outcome = yield* Effect.exit(
+            Effect.scoped(chat(request, response, state, key)).pipe(
+              // The client went away (or shutdown cancelled the request): count and log it as nginx's 499.
+              Effect.onInterrupt(() =>
+                Effect.andThen(
+                  recordChat(state, 499),
+                  Effect.andThen(writeDecision(state, 499, performance.now() - started, key), requestLine(method, path, 499, state, started))
+                )
+              )
+            )
+          )
+          if (Exit.isSuccess(outcome)) {
+            status = outcome.value
+          } else {
+            const failure = outcome.cause.reasons.find((reason) => reason._tag === "Fail")
+            const died = outcome.cause.reasons.find((reason) => reason._tag === "Die")
+            const error = failure !== undefined && failure._tag === "Fail"
+              ? failure.error
+              : died !== undefined && died._tag === "Die"
+              ? died.defect
+              : new Error("interrupted")
+            const tooLarge = error instanceof ApiError.InvalidRequestError && error.status === 413
+            status = fail(response, error, tooLarge ? { connection: "close" } : {})
+            yield* Effect.logWarning(`${method} ${path} ${status}: ${ApiError.redact(ApiError.toOpenAI(error).body.error.message, secrets)}`)
+          }
+        } else if (method === "GET" && path === "/v1/models") {
+          status = 200
+          const created = Math.floor(Date.now() / 1000)
+          sendJson(response, 200, {
+            object: "list",
+            data: routing.modelIds.map((id) => ({ id, object: "model", created, owned_by: "routellm" }))
+          })
+        } else if (method === "GET" && path === "/health") {
+          status = 200
+          sendJson(response, 200, { status: "ok", routers: [...routing.routers.keys()], upstreams: Object.keys(config.upstreams) })
+        } else if (method === "GET" && path === "/metrics") {
+          status = 200
+          const text = yield* metrics.render
+          response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" })
+          response.end(text)
+        } else {
+          request.resume()
+          const known = isChat || path === "/v1/models" || path === "/health" || path === "/metrics"
+          status = fail(
+            response,
+            new ApiError.InvalidRequestError({
+              reason: known ? `method ${method} not allowed on ${path}` : `no endpoint ${method} ${path}`,
+              code: known ? "method_not_allowed" : "not_found",
+              status: known ? 405 : 404
+            })
+          )
+        }
       }
       if (isChat) {
-        yield* metrics.recordRequest({
-          router: decision?.router,
-          model: decision?.model,
-          status,
-          strong: decision?.strong
-        })
+        yield* recordChat(state, status)
+        if (apiKey !== undefined) yield* writeDecision(state, status, performance.now() - started, apiKey)
       }
-      yield* Effect.logInfo(
-        `${method} ${path} ${status}${decision === undefined ? "" : ` ${decision.router ?? "direct"} -> ${decision.model}`} ${
-          (performance.now() - started).toFixed(1)
-        } ms`
-      )
+      yield* requestLine(method, path, status, state, started)
     }).pipe(
       // A bug in one request's handling answers that request with a 500 and nothing else.
       Effect.catchCause((cause) =>
@@ -414,7 +696,7 @@ export const make = Effect.fn("Server.make")(function*(options: Options): Effect
     Effect.callback<AddressInfo>((resume) => {
       const onError = (error: Error) => resume(Effect.die(error))
       server.once("error", onError)
-      server.listen(port, host, () => {
+      server.listen({ port, host, backlog: 4096 }, () => {
         server.off("error", onError)
         resume(Effect.succeed(server.address() as AddressInfo))
       })

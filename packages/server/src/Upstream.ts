@@ -1,21 +1,32 @@
 /**
- * Calls to an OpenAI-compatible upstream's `/chat/completions`, with a
- * timeout per attempt and retries with exponential backoff for 429, 5xx,
- * connection errors and timeouts. Retries only happen before anything has
- * been sent to the client: a streaming call returns as soon as the upstream's
- * headers arrive, and its body is never retried.
+ * Calls to an OpenAI-compatible upstream's `/chat/completions` over
+ * node:http(s) with one keep-alive agent per upstream, a timeout per attempt,
+ * and the shared retry policy (core Retry) for 429, 5xx, connection errors
+ * and timeouts. Retries only happen before anything has been sent to the
+ * client: a streaming call returns as soon as the upstream's headers arrive,
+ * and its body is never retried.
  *
- * Every call belongs to a Scope (the request): closing it aborts the upstream
- * connection, which is how a client that disconnects cancels the upstream
- * request.
+ * node:http rather than `fetch`: under 256 concurrent requests Node 20's
+ * fetch cost about three times the CPU per call and starved the server's
+ * accept queue, so new client connections waited seconds (bench/server.ts
+ * and the measurements in the README).
+ *
+ * Every call belongs to a Scope (the request): closing it destroys the
+ * upstream connection if the answer was not read to the end, which is how a
+ * client that disconnects cancels the upstream request.
  */
+import { Retry } from "@routellm/core"
 import { Effect, type Scope } from "effect"
+import * as Http from "node:http"
+import * as Https from "node:https"
 import { redact, type UpstreamError, UpstreamStatusError, UpstreamTimeoutError, UpstreamUnreachableError } from "./ApiError.ts"
 import type * as Config from "./Config.ts"
 
 export interface CallOptions {
   readonly name: string
   readonly upstream: Config.Upstream
+  /** The connection pool and endpoint of this upstream (see `connections`). */
+  readonly connection: Connection
   /** The request body, already serialised (model replaced by the upstream's id). */
   readonly body: string
   readonly stream: boolean
@@ -27,133 +38,226 @@ export interface CallOptions {
 }
 
 export interface Answer {
-  /** Status 2xx. For streaming calls the body is still open; otherwise `text` holds it. */
-  readonly response: Response
+  readonly status: number
+  readonly contentType: string
+  /** Non-streaming: the whole body. */
   readonly text: string | undefined
+  /** Streaming: the open body, read by the caller; destroyed when the caller's scope closes before its end. */
+  readonly body: Http.IncomingMessage | undefined
+  /** Attempts this call took (1 without retries). */
   readonly attempts: number
 }
 
-type Outcome =
-  | { readonly _tag: "Ok"; readonly response: Response; readonly text: string | undefined }
-  | { readonly _tag: "Status"; readonly status: number; readonly text: string; readonly retryAfterMs: number | undefined }
+type Failure =
+  | { readonly _tag: "Status"; readonly status: number; readonly text: string; readonly retryAfter: string | undefined }
   | { readonly _tag: "Timeout" }
   | { readonly _tag: "Connection"; readonly reason: string }
 
-const isRetryable = (outcome: Outcome) =>
-  outcome._tag === "Timeout" || outcome._tag === "Connection" ||
-  (outcome._tag === "Status" && (outcome.status === 429 || outcome.status >= 500))
+const verdict = (failure: Failure): Retry.Verdict =>
+  failure._tag === "Status"
+    ? {
+      retryable: failure.status === 429 || failure.status >= 500,
+      retryAfterMs: Retry.retryAfterMs({ get: (name) => (name === "retry-after" ? failure.retryAfter : undefined) })
+    }
+    : { retryable: true }
 
-/** `Retry-After` in seconds or as an HTTP date. */
-const retryAfterMs = (header: string | null): number | undefined => {
-  if (header === null) return undefined
-  const seconds = Number(header)
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
-  const date = Date.parse(header)
-  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined
+const describe = (error: Error): string => {
+  const code = (error as { code?: unknown }).code
+  return `${error.message}${typeof code === "string" && !error.message.includes(code) ? ` (${code})` : ""}`
 }
-
-const describe = (error: unknown): string => {
-  if (!(error instanceof Error)) return String(error)
-  const cause = (error as { cause?: unknown }).cause
-  const code = typeof cause === "object" && cause !== null && "code" in cause ? ` (${String(cause.code)})` : ""
-  return `${error.message}${code}`
-}
-
-/** One shared abort reason: `abort()` without one builds a DOMException (and its stack) every time. */
-const cancelled = new Error("upstream request cancelled")
 
 export const chatCompletionsUrl = (baseURL: string) => `${baseURL.replace(/\/+$/, "")}/chat/completions`
 
+/** How to reach one upstream: its keep-alive connection pool and its endpoint. */
+export interface Connection {
+  readonly agent: Http.Agent
+  readonly url: URL
+}
+
+/** One keep-alive agent per upstream; destroyed (all sockets closed) when the scope closes. */
+export const connections = (config: Config.ServeConfig): Effect.Effect<ReadonlyMap<string, Connection>, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() =>
+      new Map(
+        Object.entries(config.upstreams).map(([name, upstream]) => {
+          const options: Http.AgentOptions = {
+            keepAlive: true,
+            scheduling: "lifo",
+            ...(upstream.maxSockets === undefined ? {} : { maxSockets: upstream.maxSockets })
+          }
+          const url = new URL(chatCompletionsUrl(upstream.baseURL))
+          const agent = url.protocol === "https:" ? new Https.Agent(options) : new Http.Agent(options)
+          return [name, { agent, url }] as const
+        })
+      )
+    ),
+    (pool) => Effect.sync(() => pool.forEach((connection) => connection.agent.destroy()))
+  )
+
 /**
- * One call with retries. The returned response's body (streaming) stays
- * open until read or until the caller's scope closes.
+ * One call with retries. A streaming answer's body stays open until read or
+ * until the caller's scope closes.
  */
 export const call = Effect.fnUntraced(function*(
   options: CallOptions
 ): Effect.fn.Return<Answer, UpstreamError, Scope.Scope> {
-  // Aborted when the request's scope closes before the upstream answer was read to the end.
-  const request = yield* Effect.acquireRelease(
-    Effect.sync(() => new AbortController()),
-    (controller) => Effect.sync(() => controller.abort(cancelled))
-  )
-  const url = chatCompletionsUrl(options.upstream.baseURL)
-  const headers: Record<string, string> = {
+  const { agent, url } = options.connection
+  const transport = url.protocol === "https:" ? Https : Http
+  const headers: Record<string, string | number> = {
     "content-type": "application/json",
+    "content-length": Buffer.byteLength(options.body),
     accept: options.stream ? "text/event-stream" : "application/json"
   }
   if (options.apiKey !== undefined) headers.authorization = `Bearer ${options.apiKey}`
 
-  const once = Effect.callback<Outcome>((resume) => {
-    const attempt = new AbortController()
-    const onRequestAbort = () => attempt.abort(cancelled)
-    request.signal.addEventListener("abort", onRequestAbort)
+  const once = Effect.callback<{ readonly response: Http.IncomingMessage; readonly text: string | undefined }, Failure>((resume) => {
     let timedOut = false
+    let settled = false
+    const request = transport.request(url, { method: "POST", headers, agent })
+    // Non-streaming: the timeout covers the whole answer; streaming: until the headers.
     const timer = setTimeout(() => {
       timedOut = true
-      attempt.abort(cancelled)
+      request.destroy()
     }, options.timeoutMs)
-    // `keepOpen`: the body is still streaming and must stay linked to the request's abort.
-    const finish = (outcome: Outcome, keepOpen: boolean) => {
+    const settle = (effect: Effect.Effect<{ readonly response: Http.IncomingMessage; readonly text: string | undefined }, Failure>) => {
+      if (settled) return
+      settled = true
       clearTimeout(timer)
-      if (!keepOpen) request.signal.removeEventListener("abort", onRequestAbort)
-      resume(Effect.succeed(outcome))
+      resume(effect)
     }
-    ;(async () => {
-      try {
-        const response = await fetch(url, { method: "POST", headers, body: options.body, signal: attempt.signal })
-        if (!response.ok) {
-          const text = await response.text()
-          finish({ _tag: "Status", status: response.status, text, retryAfterMs: retryAfterMs(response.headers.get("retry-after")) }, false)
-        } else if (options.stream) {
-          // The timeout covers the wait for headers; the body then streams for as long as it takes.
-          finish({ _tag: "Ok", response, text: undefined }, true)
-        } else {
-          const text = await response.text()
-          finish({ _tag: "Ok", response, text }, false)
-        }
-      } catch (error) {
-        finish(timedOut ? { _tag: "Timeout" } : { _tag: "Connection", reason: describe(error) }, false)
+    const broken = (error: Error) => settle(Effect.fail(timedOut ? { _tag: "Timeout" } : { _tag: "Connection", reason: describe(error) }))
+    request.on("error", broken)
+    request.on("response", (response) => {
+      const status = response.statusCode ?? 0
+      if (options.stream && status >= 200 && status < 300) {
+        // A break before the reader attaches must not become an uncaught 'error'; the reader sees the destroyed body.
+        response.on("error", () => {})
+        settle(Effect.succeed({ response, text: undefined }))
+        return
       }
-    })()
+      const chunks: Array<Buffer> = []
+      response.on("data", (chunk: Buffer) => chunks.push(chunk))
+      response.on("error", broken)
+      response.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8")
+        if (status >= 200 && status < 300) settle(Effect.succeed({ response, text }))
+        else {
+          const retryAfter = response.headers["retry-after"]
+          settle(Effect.fail({ _tag: "Status", status, text, retryAfter: typeof retryAfter === "string" ? retryAfter : undefined }))
+        }
+      })
+    })
+    request.end(options.body)
     // Interrupted while waiting (client gone, shutdown): abort this attempt.
     return Effect.sync(() => {
+      settled = true
       clearTimeout(timer)
-      attempt.abort(cancelled)
+      request.destroy()
     })
   })
 
-  for (let attempt = 0;; attempt++) {
-    const outcome = yield* once
-    if (outcome._tag === "Ok") return { response: outcome.response, text: outcome.text, attempts: attempt + 1 }
-    if (!isRetryable(outcome) || attempt >= options.retry.attempts) {
-      const attempts = attempt + 1
-      switch (outcome._tag) {
+  let attempts = 1
+  const policy: Retry.Policy = {
+    retries: options.retry.attempts,
+    initialDelayMs: options.retry.initialDelayMs,
+    maxDelayMs: options.retry.maxDelayMs,
+    retryAfterLimitMs: options.retry.retryAfterLimitMs
+  }
+  // The schedule is only built when the first attempt failed (the common case needs none).
+  const first = yield* Effect.result(once)
+  let replay: Failure | undefined = first._tag === "Failure" ? first.failure : undefined
+  const outcome = first._tag === "Success" ? first.success : yield* Effect.suspend(() => {
+    if (replay === undefined) return once
+    const failure = replay
+    replay = undefined
+    return Effect.fail(failure)
+  }).pipe(
+    Retry.retry(policy, verdict, (info) => {
+      attempts++
+      const what = info.error._tag === "Status" ? `status ${info.error.status}` : info.error._tag === "Timeout" ? "timeout" : "connection error"
+      return Effect.logWarning(`upstream ${options.name}: ${what}; retry ${info.retry}/${policy.retries} in ${info.delayMs} ms`)
+    }),
+    Effect.mapError((failure): UpstreamError => {
+      switch (failure._tag) {
         case "Status":
-          return yield* new UpstreamStatusError({
+          return new UpstreamStatusError({
             upstream: options.name,
-            status: outcome.status,
-            body: redact(outcome.text, options.secrets)
+            status: failure.status,
+            body: redact(failure.text, options.secrets),
+            attempts,
+            ...(failure.retryAfter === undefined ? {} : { retryAfter: failure.retryAfter })
           })
         case "Timeout":
-          return yield* new UpstreamTimeoutError({ upstream: options.name, timeoutMs: options.timeoutMs, attempts })
+          return new UpstreamTimeoutError({ upstream: options.name, timeoutMs: options.timeoutMs, attempts })
         case "Connection":
-          return yield* new UpstreamUnreachableError({
-            upstream: options.name,
-            reason: redact(outcome.reason, options.secrets),
-            attempts
-          })
+          return new UpstreamUnreachableError({ upstream: options.name, reason: redact(failure.reason, options.secrets), attempts })
       }
-    }
-    const backoff = Math.min(options.retry.maxDelayMs, options.retry.initialDelayMs * 2 ** attempt)
-    const delay = Math.min(
-      options.retry.maxDelayMs,
-      outcome._tag === "Status" && outcome.retryAfterMs !== undefined ? outcome.retryAfterMs : backoff
+    })
+  )
+  const response = outcome.response
+  if (outcome.text === undefined) {
+    // The request's scope owns the open stream: closing it early drops the connection.
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        if (!response.complete) response.destroy()
+      })
     )
-    yield* Effect.logWarning(
-      `upstream ${options.name}: ${
-        outcome._tag === "Status" ? `status ${outcome.status}` : outcome._tag === "Timeout" ? "timeout" : "connection error"
-      }; retry ${attempt + 1}/${options.retry.attempts} in ${delay} ms`
-    )
-    yield* Effect.sleep(delay)
+  }
+  return {
+    status: response.statusCode ?? 200,
+    contentType: response.headers["content-type"] ?? "",
+    text: outcome.text,
+    body: outcome.text === undefined ? response : undefined,
+    attempts
   }
 })
+
+/** Whether a failed call may go on to the next model of a fallback chain (not for the client's own mistakes). */
+export const canFallBack = (error: UpstreamError): boolean => error._tag !== "UpstreamStatusError" || error.status === 429 || error.status >= 500
+
+/**
+ * The next chunk of a response body, or undefined at its end. Fails when the
+ * connection breaks before the end.
+ */
+export const readChunk = (body: Http.IncomingMessage): Effect.Effect<Buffer | undefined, Error> =>
+  Effect.callback<Buffer | undefined, Error>((resume) => {
+    const cleanup = () => {
+      body.off("readable", tryRead)
+      body.off("end", tryRead)
+      body.off("error", onError)
+      body.off("close", onClose)
+    }
+    function tryRead(): boolean {
+      const chunk = body.read() as Buffer | null
+      if (chunk !== null) {
+        cleanup()
+        resume(Effect.succeed(chunk))
+        return true
+      }
+      if (body.readableEnded) {
+        cleanup()
+        resume(Effect.succeed(undefined))
+        return true
+      }
+      return false
+    }
+    function onError(error: Error) {
+      cleanup()
+      resume(Effect.fail(error))
+    }
+    function onClose() {
+      if (tryRead()) return
+      cleanup()
+      resume(Effect.fail(new Error("the upstream closed the connection")))
+    }
+    if (tryRead()) return
+    if (body.destroyed) {
+      resume(Effect.fail(new Error("the upstream closed the connection")))
+      return
+    }
+    body.on("readable", tryRead)
+    body.on("end", tryRead)
+    body.on("error", onError)
+    body.on("close", onClose)
+    return Effect.sync(cleanup)
+  })

@@ -31,7 +31,11 @@ describe("serve config", () => {
     Effect.gen(function*() {
       const config = yield* Config.decode(valid, "serve.yaml", environment)
       assert.strictEqual(config.routeOn, "last")
-      assert.deepStrictEqual(config.retry, { attempts: 2, initialDelayMs: 250, maxDelayMs: 4000 })
+      assert.deepStrictEqual(config.retry, { attempts: 2, initialDelayMs: 250, maxDelayMs: 4000, retryAfterLimitMs: 5000 })
+      assert.strictEqual(config.streamIdleTimeoutMs, 60_000)
+      assert.strictEqual(config.requestLog, true)
+      assert.isUndefined(config.cors)
+      assert.deepStrictEqual(config.governor, { window: 1000, syncIntervalMs: 1000, initialShare: 0.5 })
       assert.strictEqual(config.maxBodyBytes, 4 * 1024 * 1024)
     }).pipe(Effect.provide(Files.layer)))
 
@@ -167,9 +171,17 @@ describe("routing helpers", () => {
     const event = "event: x\ndata: {\"id\":\"a\",\"model\":\"upstream/m\",\"choices\":[]}"
     assert.deepStrictEqual(rewriteEvent(event, "weak"), {
       text: "event: x\ndata: {\"id\":\"a\",\"model\":\"weak\",\"choices\":[]}",
-      done: false
+      done: false,
+      usage: undefined
     })
-    assert.deepStrictEqual(rewriteEvent("data: [DONE]", "weak"), { text: "data: [DONE]", done: true })
-    assert.deepStrictEqual(rewriteEvent(": keep-alive", "weak"), { text: ": keep-alive", done: false })
+    assert.deepStrictEqual(rewriteEvent("data: [DONE]", "weak"), { text: "data: [DONE]", done: true, usage: undefined })
+    assert.deepStrictEqual(rewriteEvent(": keep-alive", "weak"), { text: ": keep-alive", done: false, usage: undefined })
+    // The usage-only chunk the router asked for itself is read, then dropped; usage fields are removed.
+    const usageChunk = "data: {\"id\":\"a\",\"model\":\"up\",\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3,\"total_tokens\":10}}"
+    assert.deepStrictEqual(rewriteEvent(usageChunk, "weak", true), { text: undefined, done: false, usage: { promptTokens: 7, completionTokens: 3 } })
+    assert.deepStrictEqual(rewriteEvent(usageChunk, "weak", false).usage, { promptTokens: 7, completionTokens: 3 })
+    assert.include(rewriteEvent(usageChunk, "weak", false).text!, "\"usage\"")
+    const contentChunk = "data: {\"model\":\"up\",\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"usage\":null}"
+    assert.deepStrictEqual(rewriteEvent(contentChunk, "weak", true).text, "data: {\"model\":\"weak\",\"choices\":[{\"delta\":{\"content\":\"x\"}}]}")
   })
 })

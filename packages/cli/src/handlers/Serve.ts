@@ -11,7 +11,15 @@ export const handle = Effect.fn("routellm.serve")(function*({ config, port, host
       Layer.provide(Layer.mergeAll(Routing.Routing.layer(checked, Path.dirname(Path.resolve(config))), Metrics.Metrics.layer))
     )
     yield* Layer.build(server)
-    // Serve until interrupted (Ctrl-C / SIGTERM); closing the scope shuts down gracefully.
-    return yield* Effect.never
+    // SIGTERM is the normal way a supervisor stops a server: shut down
+    // gracefully (closing the scope) and exit 0. The runtime's own handler
+    // would interrupt the command and exit 130, so it is replaced here;
+    // Ctrl-C (SIGINT) still interrupts as usual.
+    yield* Effect.callback<void>((resume) => {
+      const onTerm = () => resume(Effect.logInfo("SIGTERM: shutting down"))
+      process.removeAllListeners("SIGTERM")
+      process.once("SIGTERM", onTerm)
+      return Effect.sync(() => process.off("SIGTERM", onTerm))
+    })
   })))
 }, Effect.provide(layer))

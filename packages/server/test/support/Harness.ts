@@ -53,18 +53,18 @@ export const configFor = (
   ...extra
 })
 
-export const serverLayer = (config: Config.ServeConfig, baseDirectory = process.cwd()) =>
-  Server.layer({ port: 0, host: "127.0.0.1", environment }).pipe(
+export const serverLayer = (config: Config.ServeConfig, baseDirectory = process.cwd(), env: NodeJS.ProcessEnv = environment) =>
+  Server.layer({ port: 0, host: "127.0.0.1", environment: env }).pipe(
     Layer.provideMerge(Layer.mergeAll(Routing.layer(config, baseDirectory), Metrics.layer)),
     Layer.provide(services)
   )
 
 /** Start the server on a free port for the rest of the test's scope; `logs` collects its log lines (else none are written). */
-export const serve = (input: Config.ServeConfigInput, baseDirectory?: string, logs?: Array<string>) =>
+export const serve = (input: Config.ServeConfigInput, baseDirectory?: string, logs?: Array<string>, env: NodeJS.ProcessEnv = environment) =>
   Effect.gen(function*() {
-    const config = yield* Config.decode(input, "test config", environment)
-    const context = yield* Layer.build(serverLayer(config, baseDirectory))
-    return { server: Context.get(context, Server), metrics: Context.get(context, Metrics) }
+    const config = yield* Config.decode(input, "test config", env)
+    const context = yield* Layer.build(serverLayer(config, baseDirectory, env))
+    return { server: Context.get(context, Server), metrics: Context.get(context, Metrics), routing: Context.get(context, Routing) }
   }).pipe(
     logs === undefined
       ? Effect.provideService(References.MinimumLogLevel, "None")

@@ -12,6 +12,8 @@ export interface Behaviour {
   /** Answer this many requests with `failStatus` before answering normally. */
   failTimes?: number
   failStatus?: number
+  /** Retry-After header sent with those failures. */
+  failRetryAfter?: string
   /** Always answer with this status and an OpenAI error body. */
   errorStatus?: number
   /** Put the request's Authorization header into the error message (as some providers do). */
@@ -26,6 +28,8 @@ export interface Behaviour {
   stallAfterFirstEvent?: boolean
   /** Send the first event, then cut the connection. */
   breakAfterFirstEvent?: boolean
+  /** Send every event but `data: [DONE]`, then end the response cleanly. */
+  endWithoutDone?: boolean
 }
 
 export interface Received {
@@ -87,7 +91,10 @@ export const start = (name: string, behaviour: Behaviour = {}): Promise<StandIn>
       if (failed < failuresLeft()) {
         failed++
         const status = behaviour.failStatus ?? 503
-        response.writeHead(status, { "content-type": "application/json" })
+        response.writeHead(status, {
+          "content-type": "application/json",
+          ...(behaviour.failRetryAfter === undefined ? {} : { "retry-after": behaviour.failRetryAfter })
+        })
         response.end(JSON.stringify({ error: { message: `${name} is overloaded`, type: "server_error", code: null } }))
         return
       }
@@ -116,15 +123,36 @@ export const start = (name: string, behaviour: Behaviour = {}): Promise<StandIn>
         return
       }
       response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
+      // OpenAI's stream_options.include_usage: `usage: null` on every chunk, then a usage-only chunk.
+      const streamOptions = body.stream_options as { include_usage?: boolean } | undefined
+      const withUsage = streamOptions?.include_usage === true
       const event = (delta: Record<string, unknown>, finish: string | null) =>
         `data: ${
-          JSON.stringify({ id: `chatcmpl-${name}`, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] })
+          JSON.stringify({
+            id: `chatcmpl-${name}`,
+            object: "chat.completion.chunk",
+            created,
+            model,
+            choices: [{ index: 0, delta, finish_reason: finish }],
+            ...(withUsage ? { usage: null } : {})
+          })
         }\n\n`
+      const usageEvent = `data: ${
+        JSON.stringify({
+          id: `chatcmpl-${name}`,
+          object: "chat.completion.chunk",
+          created,
+          model,
+          choices: [],
+          usage: { prompt_tokens: prompt.length, completion_tokens: tokens.length, total_tokens: prompt.length + tokens.length }
+        })
+      }\n\n`
       const events = [
         event({ role: "assistant", content: "" }, null),
         ...tokens.map((token) => event({ content: token }, null)),
         event({}, "stop"),
-        "data: [DONE]\n\n"
+        ...(withUsage ? [usageEvent] : []),
+        ...(behaviour.endWithoutDone ? [] : ["data: [DONE]\n\n"])
       ]
       let index = 0
       const next = () => {
