@@ -7,9 +7,9 @@
  *
  * The one optimiser of the routers that train in typed arrays (router-mf,
  * router-bert's head). `make` keeps float64 moments in JavaScript; `float32`
- * runs the same update in float32 through Simd's vectorised kernel (the
- * precision torch uses) over parameters, gradients and moments laid out in
- * one Simd arena.
+ * runs the update with float32 state (as torch keeps it) and torch's order of
+ * operations through Simd's vectorised kernel, over parameters, gradients and
+ * moments laid out in one Simd arena.
  */
 import * as Simd from "./Simd.ts"
 
@@ -80,7 +80,7 @@ export interface Float32Block {
   readonly second: Float32Array
 }
 
-/** The same update in float32 over one block (one weight decay), vectorised by Simd. */
+/** The update in float32 over one block (one weight decay), vectorised by Simd. */
 export const float32 = (block: Float32Block, weightDecay: number, options: Options, kernels: Simd.Kernels): Optimizer => {
   const { beta1, beta2, epsilon, learningRate } = settings(options)
   let count = 0

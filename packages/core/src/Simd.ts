@@ -85,7 +85,8 @@ export interface Kernels {
   /**
    * In place, for every i (lengths equal and a multiple of 4):
    * g = gradient·scale + decay·value; m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g·g;
-   * value −= lr·(m / c1) / (sqrt(v / c2) + ε), every operation in float32.
+   * value −= (lr / c1)·(m / (sqrt(v)·(1 / sqrt(c2)) + ε)) as torch orders it, with the
+   * scalars lr / c1 and 1 / sqrt(c2) computed in float64, every other operation in float32.
    */
   readonly adam: (values: Float32Array, gradients: Float32Array, first: Float32Array, second: Float32Array, step: AdamStep) => void
   /** Fill `out` (length a multiple of 8) with scale · N(0, 1) samples, advancing `state` (from `seedState`). */
@@ -157,18 +158,18 @@ const loopBytes = (counter: number, end: number, step: number, body: ReadonlyArr
 const adamFunction: Wasm.Function = (() => {
   // parameters
   const [values, gradients, first, second, end] = [0, 1, 2, 3, 4]
-  const [scale, decay, beta1, oneMinusBeta1, beta2, oneMinusBeta2, correction1, correction2, learningRate, epsilon] = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
+  const [scale, decay, beta1, oneMinusBeta1, beta2, oneMinusBeta2, stepSize, inverseRoot, epsilon] = [5, 6, 7, 8, 9, 10, 11, 12, 13]
   // locals
-  const i = 15
-  const splats = 16 // 16..25 hold the splatted scalars 5..14
-  const [g, value, m, v] = [26, 27, 28, 29]
+  const i = 14
+  const splats = 15 // 15..23 hold the splatted scalars 5..13
+  const [g, value, m, v] = [24, 25, 26, 27]
   const splat = (scalar: number) => op.get(splats + scalar - scale)
   return {
     name: "adam",
-    parameters: [Wasm.i32, Wasm.i32, Wasm.i32, Wasm.i32, Wasm.i32, ...Array(10).fill(Wasm.f32)],
-    locals: [[1, Wasm.i32], [14, Wasm.v128]],
+    parameters: [Wasm.i32, Wasm.i32, Wasm.i32, Wasm.i32, Wasm.i32, ...Array(9).fill(Wasm.f32)],
+    locals: [[1, Wasm.i32], [13, Wasm.v128]],
     body: [
-      Array.from({ length: 10 }, (_, k) => [op.get(scale + k), op.f32x4Splat, op.set(splats + k)]),
+      Array.from({ length: 9 }, (_, k) => [op.get(scale + k), op.f32x4Splat, op.set(splats + k)]),
       ...loopBytes(i, end, 16, [
         [op.get(values), op.get(i), op.i32Add, op.v128Load(), op.set(value)],
         // g = gradient·scale + decay·value
@@ -182,12 +183,14 @@ const adamFunction: Wasm.Function = (() => {
         [op.get(second), op.get(i), op.i32Add],
         [splat(beta2), op.get(second), op.get(i), op.i32Add, op.v128Load(), op.f32x4Mul],
         [splat(oneMinusBeta2), op.get(g), op.f32x4Mul, op.get(g), op.f32x4Mul, op.f32x4Add, op.tee(v), op.v128Store()],
-        // value −= (lr·(m / c1)) / (sqrt(v / c2) + ε)
+        // value −= (lr / c1)·(m / (sqrt(v)·(1 / sqrt(c2)) + ε)), torch's order with one division
         [op.get(values), op.get(i), op.i32Add],
         op.get(value),
-        [splat(learningRate), op.get(m), splat(correction1), op.f32x4Div, op.f32x4Mul],
-        [op.get(v), splat(correction2), op.f32x4Div, op.f32x4Sqrt, splat(epsilon), op.f32x4Add],
+        splat(stepSize),
+        op.get(m),
+        [op.get(v), op.f32x4Sqrt, splat(inverseRoot), op.f32x4Mul, splat(epsilon), op.f32x4Add],
         op.f32x4Div,
+        op.f32x4Mul,
         op.f32x4Sub,
         op.v128Store()
       ])
@@ -335,9 +338,8 @@ const adamTwin: Kernels["adam"] = (values, gradients, first, second, step) => {
   const beta2 = fround(step.beta2)
   const oneMinusBeta1 = fround(1 - step.beta1)
   const oneMinusBeta2 = fround(1 - step.beta2)
-  const correction1 = fround(step.correction1)
-  const correction2 = fround(step.correction2)
-  const learningRate = fround(step.learningRate)
+  const stepSize = fround(step.learningRate / step.correction1)
+  const inverseRoot = fround(1 / Math.sqrt(step.correction2))
   const epsilon = fround(step.epsilon)
   for (let i = 0; i < values.length; i++) {
     const value = values[i]!
@@ -346,8 +348,8 @@ const adamTwin: Kernels["adam"] = (values, gradients, first, second, step) => {
     const v = fround(fround(beta2 * second[i]!) + fround(fround(oneMinusBeta2 * g) * g))
     first[i] = m
     second[i] = v
-    const denominator = fround(fround(Math.sqrt(fround(v / correction2))) + epsilon)
-    values[i] = fround(value - fround(fround(learningRate * fround(m / correction1)) / denominator))
+    const denominator = fround(fround(fround(Math.sqrt(v)) * inverseRoot) + epsilon)
+    values[i] = fround(value - fround(stepSize * fround(m / denominator)))
   }
 }
 
@@ -465,9 +467,8 @@ export const kernels = (target: Arena): Kernels => {
         fround(1 - step.beta1),
         step.beta2,
         fround(1 - step.beta2),
-        step.correction1,
-        step.correction2,
-        step.learningRate,
+        step.learningRate / step.correction1,
+        1 / Math.sqrt(step.correction2),
         step.epsilon
       )
     },

@@ -169,13 +169,16 @@ export const make = async (initial: Model.Parameters, embeddings: Matrix.Matrix,
     return found
   }
 
-  // Per-step scratch: normalised rows of the models in the batch and their gradients.
+  // Per-step scratch for the models in the batch: normalised rows p_m, w ⊙ p_m, and
+  // a_m = Σ_b ±slope_b z_b over the battles m is in (+ as first, − as second).
+  // Then ∂L/∂w = Σ_m p_m ⊙ a_m and ∂L/∂p_m = w ⊙ a_m: two updates per battle and latent.
   const normalized = new Float64Array(models * d)
+  const weighted = new Float64Array(models * d)
   const norms = new Float64Array(models)
-  const normalizedGradient = new Float64Array(models * d)
+  const accumulated = new Float64Array(models * d)
   const stamp = new Int32Array(models)
   const touched = new Int32Array(models)
-  const classifierGradient = new Float64Array(d)
+  const classifierCopy = new Float64Array(d)
   const first = new Int32Array(batchSize)
   const second = new Int32Array(batchSize)
   const weight = new Float32Array(batchSize)
@@ -192,19 +195,20 @@ export const make = async (initial: Model.Parameters, embeddings: Matrix.Matrix,
     const norm = Math.max(Math.sqrt(sum), 1e-12)
     norms[model] = norm
     for (let k = 0; k < d; k++) {
-      normalized[offset + k] = rows[offset + k]! / norm
-      normalizedGradient[offset + k] = 0
+      const unit = rows[offset + k]! / norm
+      normalized[offset + k] = unit
+      weighted[offset + k] = classifierCopy[k]! * unit
+      accumulated[offset + k] = 0
     }
     touched[touchedCount] = model
     return touchedCount + 1
   }
 
-  const difference = new Float64Array(batchSize * d)
-  const classifierCopy = new Float64Array(d)
-
-  /** Batch indices, normalised model rows, noisy inputs and the contrasts c_b = w ⊙ (p_first − p_second). */
+  /** Batch indices, normalised model rows, noisy inputs and the contrasts c_b = w ⊙ p_first − w ⊙ p_second. */
   const prepare = (examples: Examples, order: Int32Array, start: number, size: number) => {
     stepCount++
+    const classifier = values.classifier
+    for (let k = 0; k < d; k++) classifierCopy[k] = classifier[k]!
     let touchedCount = 0
     for (let b = 0; b < size; b++) {
       const example = order[start + b]!
@@ -223,17 +227,11 @@ export const make = async (initial: Model.Parameters, embeddings: Matrix.Matrix,
     if (settings.noise > 0) kernels.normals(noisy, state, settings.noise)
     else noisy.fill(0)
     kernels.addRows(inputs, base, promptRows, size, t)
-    const classifier = values.classifier
-    for (let k = 0; k < d; k++) classifierCopy[k] = classifier[k]!
     for (let b = 0; b < size; b++) {
       const f = first[b]! * d
       const s = second[b]! * d
       const offset = b * d
-      for (let k = 0; k < d; k++) {
-        const delta = normalized[f + k]! - normalized[s + k]!
-        difference[offset + k] = delta
-        contrast[offset + k] = classifierCopy[k]! * delta
-      }
+      for (let k = 0; k < d; k++) contrast[offset + k] = weighted[f + k]! - weighted[s + k]!
     }
     return touchedCount
   }
@@ -241,7 +239,6 @@ export const make = async (initial: Model.Parameters, embeddings: Matrix.Matrix,
   /** Loss, and the gradients of w and P from the graph's projections and slopes; then the Adam step. */
   const finish = (size: number, touchedCount: number) => {
     let lossSum = 0
-    classifierGradient.fill(0)
     for (let b = 0; b < size; b++) {
       const logit = logits[b]!
       lossSum += weight[b]! * (softplus(logit) - target[b]! * logit)
@@ -251,24 +248,28 @@ export const make = async (initial: Model.Parameters, embeddings: Matrix.Matrix,
       const offset = b * d
       for (let k = 0; k < d; k++) {
         const scaled = slope * projected[offset + k]!
-        classifierGradient[k]! += scaled * difference[offset + k]!
-        const modelGradient = scaled * classifierCopy[k]!
-        normalizedGradient[f + k]! += modelGradient
-        normalizedGradient[s + k]! -= modelGradient
+        accumulated[f + k]! += scaled
+        accumulated[s + k]! -= scaled
       }
     }
-    gradients.classifier.set(classifierGradient)
-    // Back through the normalisation, d(v/|v|) = (I − p pᵀ) dv / |v|; rows not in the batch have no gradient.
+    const classifierGradient = gradients.classifier
     const modelGradients = gradients.models
+    classifierGradient.fill(0)
     modelGradients.fill(0)
     for (let index = 0; index < touchedCount; index++) {
       const model = touched[index]!
       const offset = model * d
+      // ∂L/∂w += p_m ⊙ a_m; ∂L/∂p_m = w ⊙ a_m, then back through the normalisation,
+      // d(v/|v|) = (I − p pᵀ) dv / |v| (rows not in the batch have no gradient)
       let dot = 0
-      for (let k = 0; k < d; k++) dot += normalized[offset + k]! * normalizedGradient[offset + k]!
+      for (let k = 0; k < d; k++) {
+        const sum = accumulated[offset + k]!
+        classifierGradient[k] = classifierGradient[k]! + normalized[offset + k]! * sum
+        dot += weighted[offset + k]! * sum
+      }
       const inverseNorm = 1 / norms[model]!
       for (let k = 0; k < d; k++) {
-        modelGradients[offset + k] = (normalizedGradient[offset + k]! - normalized[offset + k]! * dot) * inverseNorm
+        modelGradients[offset + k] = (classifierCopy[k]! * accumulated[offset + k]! - normalized[offset + k]! * dot) * inverseNorm
       }
     }
     adam.step()
