@@ -283,22 +283,28 @@ const javascriptRunner = (
   }
 }
 
-const onnxRunner = (parameters: Model.Parameters, trainSet: Examples, embeddings: Matrix.Matrix, options: Options) =>
-  Effect.map(
-    Effect.promise(() =>
-      OnnxEngine.make(parameters, embeddings, {
-        learningRate: options.learningRate,
-        weightDecay: options.weightDecay,
-        noise: options.noise,
-        batchSize: options.batchSize,
-        noiseSeed: options.seed + 3
-      })
-    ),
-    (engine): Runner => ({
+/** The ONNX engine; where onnxruntime cannot start (an unsupported platform), a warning and the JavaScript engine. */
+const onnxRunner = (parameters: Model.Parameters, trainSet: Examples, embeddings: Matrix.Matrix, options: Options, generator: Random.Generator) =>
+  Effect.tryPromise(() =>
+    OnnxEngine.make(parameters, embeddings, {
+      learningRate: options.learningRate,
+      weightDecay: options.weightDecay,
+      noise: options.noise,
+      batchSize: options.batchSize,
+      noiseSeed: options.seed + 3
+    })
+  ).pipe(
+    Effect.map((engine): Runner => ({
       parameters: engine.parameters,
       release: Effect.promise(() => engine.release()),
       trainBatches: (order, fromBatch, toBatch) => Effect.promise(() => engine.trainBatches(trainSet, order, trainSet.count, fromBatch, toBatch))
-    })
+    })),
+    Effect.catch((error) =>
+      Effect.as(
+        Effect.logWarning(`MF training: the onnx engine could not start (${error.message}); training on the javascript engine`),
+        javascriptRunner(parameters, trainSet, embeddings, options, generator)
+      )
+    )
   )
 
 /**
@@ -317,7 +323,7 @@ export const train = Effect.fn("Training.train")(function*(
   const generator = Random.make(options.seed + 2)
   const engine = options.engine ?? "onnx"
   const acquire = engine === "onnx"
-    ? onnxRunner(initial, trainSet, embeddings, options)
+    ? onnxRunner(initial, trainSet, embeddings, options, generator)
     : Effect.sync(() => javascriptRunner(initial, trainSet, embeddings, options, generator))
   return yield* Effect.acquireUseRelease(
     acquire,

@@ -155,6 +155,16 @@ describe("Training engines", () => {
       assert.isAbove(largestDifference(initial.projection, expected.projection), 0.05)
     }))
 
+  it.effect("the ONNX engine matches it without noise, with a batch larger than the data", () =>
+    Effect.gen(function*() {
+      const data = problem(3, 10, 12, 40, 6)
+      const settings = { ...options, noise: 0, batchSize: 64, epochs: 4, engine: "onnx" as const }
+      const result = yield* quiet(Training.train(data.modelIds, data.examples, data.embeddings, settings))
+      const expected = reference(data, settings, false)
+      assert.closeTo(result.history.at(-1)!.trainLoss, expected.losses.at(-1)!, 2e-6)
+      assert.isBelow(largestDifference(result.parameters.projection, expected.projection), 2e-5)
+    }))
+
   it.effect("the JavaScript engine gives the straightforward implementation's parameters without noise", () =>
     Effect.gen(function*() {
       const data = problem(5, 20, 8, 150, 2)

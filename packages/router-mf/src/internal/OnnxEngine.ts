@@ -94,7 +94,11 @@ export const make = async (initial: Model.Parameters, embeddings: Matrix.Matrix,
   if (embeddings.columns !== t) throw new RangeError(`embeddings have ${embeddings.columns} columns, the model ${t}`)
   const layout = { models: pad(models * d), projection: pad(d * t), classifier: pad(d) }
   const blockLength = layout.models + layout.projection + layout.classifier
-  const bytes = 4 * (4 * blockLength + pad(embeddings.rows * t) + pad(batchSize * t) + batchSize + 16) + 32 * 16
+  // The prompt embeddings are copied into the arena for the gather kernel unless they are large
+  // (the arena is one WebAssembly memory, at most 4 GiB); then the kernel's twin gathers in place.
+  const copyEmbeddings = embeddings.rows * t * 4 <= 512 * 1024 * 1024
+  const embeddingLength = copyEmbeddings ? pad(embeddings.rows * t) : 0
+  const bytes = 4 * (4 * blockLength + embeddingLength + pad(batchSize * t) + batchSize + 16) + 32 * 16
   const arena = Simd.arena(bytes)
   const kernels = Simd.kernels(arena)
   const block = {
@@ -121,8 +125,9 @@ export const make = async (initial: Model.Parameters, embeddings: Matrix.Matrix,
     projection: values.projection,
     classifier: values.classifier
   }
-  const base = arena.float32(embeddings.rows * t)
-  base.set(embeddings.data.subarray(0, embeddings.rows * t))
+  const base = copyEmbeddings ? arena.float32(embeddings.rows * t) : embeddings.data
+  if (copyEmbeddings) base.set(embeddings.data.subarray(0, embeddings.rows * t))
+  const gather = copyEmbeddings ? kernels.addRows : Simd.twins.addRows
   const inputs = arena.float32(batchSize * t)
   const promptRows = arena.int32(batchSize)
   const state = arena.int32(16)
@@ -226,7 +231,7 @@ export const make = async (initial: Model.Parameters, embeddings: Matrix.Matrix,
     const noisy = inputs.subarray(0, pad(size * t))
     if (settings.noise > 0) kernels.normals(noisy, state, settings.noise)
     else noisy.fill(0)
-    kernels.addRows(inputs, base, promptRows, size, t)
+    gather(inputs, base, promptRows, size, t)
     for (let b = 0; b < size; b++) {
       const f = first[b]! * d
       const s = second[b]! * d
