@@ -118,6 +118,23 @@ describe("routellm CLI", () => {
       assert.include(bad.stderr, "threshold")
     }))
 
+  it.live("routes a prompt with the length router, with and without a config", () =>
+    Effect.gen(function*() {
+      const prompt = "Explain the difference between a list and a tuple in Python."
+      const result = yield* routellm(["route", "--router", "length", "--prompt", prompt, "--threshold", "0.1", "--json"])
+      assert.strictEqual(result.code ?? 0, 0, result.stderr)
+      const decision = JSON.parse(result.stdout)
+      assert.strictEqual(decision.router, "router/length")
+      assert.closeTo(decision.winRate, prompt.length / (prompt.length + 500), 1e-12)
+      assert.strictEqual(decision.strong, true)
+      const directory = yield* temporaryDirectory()
+      const config = Path.join(directory, "length.yaml")
+      yield* Effect.promise(() => Fs.writeFile(config, "unit: words\nmidpoint: 11\n"))
+      const byWords = yield* routellm(["route", "--router", "router/length", "--config", config, "--prompt", prompt, "--json"])
+      assert.strictEqual(byWords.code ?? 0, 0, byWords.stderr)
+      assert.strictEqual(JSON.parse(byWords.stdout).winRate, 0.5)
+    }))
+
   it.live("routes with a trained router read from a step's artifact directory", () =>
     Effect.gen(function*() {
       const directory = yield* temporaryDirectory()

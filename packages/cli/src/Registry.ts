@@ -4,7 +4,7 @@
  */
 import * as Augment from "@routellm/augment"
 import * as Benchmarks from "@routellm/benchmarks"
-import { type Plugin, RandomRouter } from "@routellm/core"
+import { LengthRouter, type Plugin, RandomRouter } from "@routellm/core"
 import * as Datasets from "@routellm/datasets"
 import * as Embedders from "@routellm/embedders"
 import * as RouterBert from "@routellm/router-bert"
@@ -15,6 +15,7 @@ import * as Server from "@routellm/server"
 
 export const plugins: ReadonlyArray<Plugin.Any> = [
   RandomRouter.plugin,
+  LengthRouter.plugin,
   ...Embedders.plugins,
   ...Datasets.plugins,
   ...Benchmarks.plugins,
