@@ -238,10 +238,46 @@ export const parseJsonl = (text: string, file: string, onInvalid: "fail" | "skip
 export const readJsonl = (path: string, options: { readonly field?: string; readonly onInvalid?: "fail" | "skip" } = {}) =>
   Effect.flatMap(readText(path, options.field), (text) => parseJsonl(text, path, options.onInvalid))
 
-/** Parse a JSON document; syntax errors name the line. Bare NaN tokens (invalid JSON some sources emit) become null. */
+/**
+ * Python's `json` writes `NaN`, `Infinity` and `-Infinity` as bare tokens,
+ * which JSON.parse rejects. Outside strings (a scan that follows quotes and
+ * escapes, so `"values: [1, NaN]"` inside a string is left alone) they become
+ * `null`.
+ */
+export const bareNonFiniteToNull = (text: string): string => {
+  let out = ""
+  let copied = 0
+  let inString = false
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index)
+    if (inString) {
+      if (code === 92) index++ // backslash: skip the escaped character
+      else if (code === 34) inString = false
+      continue
+    }
+    if (code === 34) {
+      inString = true
+      continue
+    }
+    const token = code === 78 && text.startsWith("NaN", index)
+      ? "NaN"
+      : code === 73 && text.startsWith("Infinity", index)
+      ? "Infinity"
+      : code === 45 && text.startsWith("-Infinity", index)
+      ? "-Infinity"
+      : undefined
+    if (token === undefined) continue
+    out += text.slice(copied, index) + "null"
+    index += token.length - 1
+    copied = index + 1
+  }
+  return copied === 0 ? text : out + text.slice(copied)
+}
+
+/** Parse a JSON document; syntax errors name the line. With `allowNaN`, bare NaN and Infinity tokens become null. */
 export const parseJson = (text: string, file: string, options: { readonly allowNaN?: boolean } = {}) =>
   Effect.try({
-    try: () => JSON.parse(options.allowNaN ? text.replace(/(?<=[:,\[]\s*)NaN(?=\s*[,}\]])/g, "null") : text) as unknown,
+    try: () => JSON.parse(options.allowNaN ? bareNonFiniteToNull(text) : text) as unknown,
     catch: (error) => {
       const message = error instanceof Error ? error.message : String(error)
       const position = /position (\d+)/.exec(message)

@@ -78,6 +78,17 @@ describe("Files", () => {
       const withNaN = yield* Files.parseJson("{\"x\": NaN, \"y\": [1, NaN]}", "n.json", { allowNaN: true })
       assert.deepStrictEqual(withNaN, { x: null, y: [1, null] })
     }))
+
+  it.effect("turns bare NaN and Infinity into null but leaves strings that spell them alone", () =>
+    Effect.gen(function*() {
+      // Written as Python's json.dumps writes them; the strings hold the same characters.
+      const text = String.raw`{"note": "values: [1, NaN]", "quoted \"NaN\", Infinity": [NaN,Infinity, -Infinity], "x":NaN}`
+      const parsed = yield* Files.parseJson(text, "n.json", { allowNaN: true })
+      assert.deepStrictEqual(parsed, { note: "values: [1, NaN]", "quoted \"NaN\", Infinity": [null, null, null], x: null })
+      // Without allowNaN the same text is an error naming the file.
+      const error = yield* Effect.flip(Files.parseJson(text, "n.json"))
+      assert.include(error.message, "n.json")
+    }))
 })
 
 describe("Embedder.embedAll", () => {
