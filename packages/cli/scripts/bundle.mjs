@@ -89,7 +89,8 @@ const result = await esbuild.build({
   platform: "node",
   target: "node20",
   conditions: ["source"],
-  external: ["onnxruntime-node", "onnxruntime-common", "@resvg/resvg-js", "@tensorflow/*", "@energetic-ai/*", "@huggingface/tokenizers"],
+  // piscina starts workers from its own files, so it must stay in node_modules.
+  external: ["piscina", "onnxruntime-node", "onnxruntime-common", "@resvg/resvg-js", "@tensorflow/*", "@energetic-ai/*", "@huggingface/tokenizers"],
   plugins: [shimPlugin, deepImportPlugin],
   // Bundled CommonJS dependencies call require().
   banner: { js: "import { createRequire as __createRequire } from \"node:module\"; const require = __createRequire(import.meta.url);" },

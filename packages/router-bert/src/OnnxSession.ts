@@ -10,6 +10,11 @@ import * as Path from "node:path"
 import * as Ort from "onnxruntime-node"
 import type * as Tokenizer from "./Tokenizer.ts"
 
+// onnxruntime's process-wide log prints a provider that cannot load (cuda on
+// a CPU machine) to stderr even though `make` falls back and reports it; its
+// errors all reach us as exceptions, so only fatal ones are logged.
+Ort.env.logLevel = "fatal"
+
 export interface Options {
   /** Execution providers in order of preference, e.g. ["cuda", "cpu"]. */
   readonly executionProviders?: ReadonlyArray<string>
