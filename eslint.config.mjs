@@ -7,8 +7,10 @@ export default tseslint.config(
   { ignores: ["**/dist/**", "**/node_modules/**", "runs/**", "out/**", "coverage/**"] },
   ...tseslint.configs.recommended,
   ...effect.configs.dprint,
+  // CommonJS files (worker entries run without a loader) use require().
+  { files: ["**/*.cjs"], rules: { "@typescript-eslint/no-require-imports": "off" } },
   {
-    files: ["**/*.ts", "**/*.mjs", "**/*.js"],
+    files: ["**/*.ts", "**/*.mjs", "**/*.js", "**/*.cjs"],
     rules: {
       "@effect/dprint": ["error", {
         config: {
