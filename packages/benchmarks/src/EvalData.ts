@@ -3,12 +3,13 @@
  * `ROUTELLM_DATA_DIR/eval/routellm`, else a download from RouteLLM's public
  * GitHub repository into the artifact store (once; later runs read the copy).
  */
-import { ArtifactStore, Errors, Files, Hash, Settings } from "@routellm/core"
+import { ArtifactStore, Download, Errors, Files, Hash, Settings } from "@routellm/core"
 import { Effect } from "effect"
 import * as Path from "node:path"
+import * as EvalChecksums from "./internal/EvalChecksums.ts"
 
-/** The raw files of `routellm/evals/` in lm-sys/RouteLLM. */
-export const remoteRoot = "https://raw.githubusercontent.com/lm-sys/RouteLLM/main/routellm/evals"
+/** The raw files of `routellm/evals/` in lm-sys/RouteLLM, at the pinned commit. */
+export const remoteRoot = `https://raw.githubusercontent.com/lm-sys/RouteLLM/${EvalChecksums.revision}/routellm/evals`
 
 /** RouteLLM's `ALL_MMLU_DOMAINS` (routellm/evals/mmlu/domains.py), in its order. */
 export const mmluDomains: ReadonlyArray<string> = [
@@ -104,25 +105,19 @@ const locateRoot = (directory: string, source: Source) =>
 const download = (source: Source) =>
   Effect.gen(function*() {
     const store = yield* ArtifactStore.ArtifactStore
-    const root = Path.join(store.root, "downloads", "routellm-evals")
+    // One folder per pinned revision: a new pin downloads anew.
+    const root = Path.join(store.root, "downloads", "routellm-evals", EvalChecksums.revision)
     for (const file of files[source]) {
       const target = Path.join(root, file)
-      if (yield* Files.exists(target)) continue
       const url = `${remoteRoot}/${file}`
-      yield* Effect.logInfo(`downloading ${url}`)
-      const body = yield* Effect.tryPromise({
-        try: async () => {
-          const response = await fetch(url)
-          if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`)
-          return new Uint8Array(await response.arrayBuffer())
-        },
-        catch: (cause) =>
+      yield* Download.download({ url, target, sha256: EvalChecksums.sha256[file], revision: EvalChecksums.revision }).pipe(
+        Effect.mapError((error) =>
           new Errors.InputError({
             file: url,
-            reason: `download failed (${Errors.format(cause)}); set ROUTELLM_DATA_DIR or the benchmark's dir: option to read local files`
+            reason: `${error.reason}; set ROUTELLM_DATA_DIR or the benchmark's dir: option to read local files`
           })
-      })
-      yield* store.writeFileAtomic(target, body)
+        )
+      )
     }
     return root
   })

@@ -10,7 +10,7 @@
  * artifact store (`downloads/huggingface/...`) when `download: true`; no
  * network is touched otherwise.
  */
-import { ArtifactStore, Errors, Files, Hash, Plugin, type Records } from "@routellm/core"
+import { ArtifactStore, Download, Errors, Files, Hash, Plugin, type Records } from "@routellm/core"
 import { Effect, Schema } from "effect"
 import { parquetReadObjects } from "hyparquet"
 import * as Path from "node:path"
@@ -36,6 +36,9 @@ export const Config = Schema.Struct({
   }),
   fileName: Schema.String.pipe(Schema.withDecodingDefaultKey(Effect.succeed("train.csv"))).annotate({
     description: "File in the repository (and under <data root>/train/arena/); .csv or .parquet"
+  }),
+  sha256: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^[0-9a-fA-F]{64}$/))).annotate({
+    description: "SHA-256 the downloaded file must have (with a pinned revision, a reproducible download)"
   })
 }).annotate({ description: "Chatbot Arena human preference battles (lmsys-arena-human-preference-55k format)" })
 export type Config = typeof Config.Type
@@ -43,28 +46,25 @@ export type Config = typeof Config.Type
 export const columns = ["model_a", "model_b", "prompt", "winner_model_a", "winner_model_b", "winner_tie"] as const
 
 export const downloadUrl = (config: Config): string =>
-  `https://huggingface.co/datasets/${config.repository}/resolve/${encodeURIComponent(config.revision)}/${config.fileName}`
+  Download.huggingFaceUrl({ repository: config.repository, file: config.fileName, revision: config.revision, kind: "dataset" })
 
 const downloadPath = (root: string, config: Config) =>
   Path.join(root, "downloads", "huggingface", ...config.repository.split("/"), config.revision, ...config.fileName.split("/"))
 
 /** Fetch the file from Hugging Face into the artifact store (HF_TOKEN is sent when set, never logged). */
-const download = (config: Config, target: string) =>
-  Effect.gen(function*() {
-    const store = yield* ArtifactStore.ArtifactStore
-    const url = downloadUrl(config)
-    const token = process.env.HF_TOKEN
-    const bytes = yield* Effect.tryPromise({
-      try: async () => {
-        const response = await fetch(url, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } })
-        if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`)
-        return new Uint8Array(await response.arrayBuffer())
-      },
-      catch: (cause) => new Errors.PluginError({ pluginId: id, reason: `download of ${url} failed: ${Errors.format(cause)}` })
-    })
-    yield* store.writeFileAtomic(target, bytes)
-    return target
-  })
+const download = (config: Config, target: string) => {
+  const token = process.env.HF_TOKEN
+  return Download.download({
+    url: downloadUrl(config),
+    target,
+    revision: config.revision,
+    sha256: config.sha256,
+    headers: token === undefined ? undefined : { authorization: `Bearer ${token}` }
+  }).pipe(
+    Effect.map((downloaded) => downloaded.path),
+    Effect.mapError((error) => new Errors.PluginError({ pluginId: id, reason: error.message }))
+  )
+}
 
 /** The local file for the config: file:, <data root>/train/arena/<fileName>, or a previous download. */
 const localFile = (config: Config, context: Plugin.MakeContext) =>

@@ -14,7 +14,7 @@
  * `MODEL_IDS` table of routellm/routers/matrix_factorization/model.py and its
  * prompts are embedded with OpenAI `text-embedding-3-small` (1536 dimensions).
  */
-import { ArtifactStore, Errors, Files } from "@routellm/core"
+import { ArtifactStore, Download, Files } from "@routellm/core"
 import { Effect, Schema } from "effect"
 import * as Path from "node:path"
 import type * as Model from "./Model.ts"
@@ -301,34 +301,29 @@ export const checkRouteLlmEmbedder = (
 }
 
 /**
- * `hf:<owner>/<repo>` names a Hugging Face model repository: its
- * `model.safetensors` is downloaded once into the artifact store
- * (`downloads/huggingface/<owner>/<repo>/`). Any other value is a local path.
- * Cannot be exercised offline; a local copy of the file works the same.
+ * `hf:<owner>/<repo>[@<revision>]` names a Hugging Face model repository: its
+ * `model.safetensors` at that revision (default `main`; pin a commit for a
+ * reproducible download) is downloaded once into the artifact store
+ * (`downloads/huggingface/<owner>/<repo>/<revision>/`). Any other value is a
+ * local path. Cannot be exercised offline; a local copy works the same.
  */
 export const resolveLocation = (location: string, baseDirectory: string) =>
   Effect.gen(function*() {
     if (!location.startsWith("hf:")) return Path.resolve(baseDirectory, location)
-    const repository = location.slice(3)
-    if (!/^[\w.-]+\/[\w.-]+$/.test(repository)) {
-      return yield* new CheckpointError({ path: location, reason: "expected hf:<owner>/<repository>" })
+    const match = /^([\w.-]+\/[\w.-]+)(?:@([\w.\/-]+))?$/.exec(location.slice(3))
+    if (match === null) {
+      return yield* new CheckpointError({ path: location, reason: "expected hf:<owner>/<repository>[@<revision>]" })
     }
+    const repository = match[1]!
+    const revision = match[2] ?? "main"
     const store = yield* ArtifactStore.ArtifactStore
-    const target = Path.join(store.root, "downloads", "huggingface", repository, modelFile)
-    if (yield* Files.exists(target)) return target
-    const url = `https://huggingface.co/${repository}/resolve/main/${modelFile}`
-    const bytes = yield* Effect.tryPromise({
-      try: async () => {
-        const response = await fetch(url)
-        if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`)
-        return new Uint8Array(await response.arrayBuffer())
-      },
-      catch: (cause) => new CheckpointError({ path: url, reason: `download failed: ${Errors.format(cause)}` })
-    })
-    yield* store.writeFileAtomic(target, bytes).pipe(
-      Effect.mapError((error) => new CheckpointError({ path: target, reason: error.message }))
-    )
-    return target
+    const target = Path.join(store.root, "downloads", "huggingface", repository, revision, modelFile)
+    const downloaded = yield* Download.download({
+      url: Download.huggingFaceUrl({ repository, file: modelFile, revision }),
+      target,
+      revision
+    }).pipe(Effect.mapError((error) => new CheckpointError({ path: error.url, reason: error.reason })))
+    return downloaded.path
   })
 
 /** Whether a path is one of our checkpoint directories (has mf.json). */
