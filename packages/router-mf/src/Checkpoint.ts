@@ -14,7 +14,7 @@
  * `MODEL_IDS` table of routellm/routers/matrix_factorization/model.py and its
  * prompts are embedded with OpenAI `text-embedding-3-small` (1536 dimensions).
  */
-import { ArtifactStore, Download, Files } from "@routellm/core"
+import { ArtifactStore, Download, Errors, Files } from "@routellm/core"
 import { Effect, Schema } from "effect"
 import * as Path from "node:path"
 import type * as Model from "./Model.ts"
