@@ -6,6 +6,8 @@ import { Random } from "@routellm/core"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import * as Fs from "node:fs/promises"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { repositoryRoot } from "./support/SharedData.ts"
@@ -61,6 +63,50 @@ describe("routellm CLI", () => {
       assert.match(lines[0]!, /^error: .*--threshold.*"abc"/)
       assert.strictEqual(lines[1], "run \"routellm route --help\" for its flags and examples")
     }))
+
+  it.live("exports the command's Effect.fn spans over OTLP when ROUTELLM_OTLP_URL is set", () =>
+    Effect.scoped(Effect.gen(function*() {
+      // An OTLP/HTTP receiver stand-in: it keeps every JSON body posted to /v1/traces.
+      const bodies: Array<any> = []
+      const server = yield* Effect.acquireRelease(
+        Effect.promise(() =>
+          new Promise<Http.Server>((resolve) => {
+            const server = Http.createServer((request, response) => {
+              let text = ""
+              request.on("data", (chunk) => (text += chunk))
+              request.on("end", () => {
+                if (request.method === "POST" && request.url === "/v1/traces") bodies.push(JSON.parse(text))
+                response.writeHead(200, { "content-type": "application/json" }).end("{}")
+              })
+            })
+            server.listen(0, "127.0.0.1", () => resolve(server))
+          })
+        ),
+        (server) => Effect.promise(() => new Promise<void>((done) => server.close(() => done())))
+      )
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      const result = yield* routellm(["route", "--router", "random", "--prompt", "hello"], { env: { ROUTELLM_OTLP_URL: url } })
+      assert.strictEqual(result.code ?? 0, 0, result.stderr)
+      const spans = bodies.flatMap((body) =>
+        body.resourceSpans.flatMap((resource: any) =>
+          resource.scopeSpans.flatMap((scope: any) =>
+            scope.spans.map((span: any) => ({
+              name: span.name,
+              service: resource.resource.attributes.find((a: any) => a.key === "service.name")?.value.stringValue
+            }))
+          )
+        )
+      )
+      const names = spans.map((span) => span.name)
+      assert.include(names, "routellm.route")
+      assert.include(names, "Router.route")
+      assert.isTrue(spans.every((span) => span.service === "routellm"))
+      // Without the variable nothing is sent.
+      const before = bodies.length
+      const quiet = yield* routellm(["route", "--router", "random", "--prompt", "hello"])
+      assert.strictEqual(quiet.code ?? 0, 0)
+      assert.strictEqual(bodies.length, before)
+    })))
 
   it.live("validates the shipped pipelines", () =>
     Effect.gen(function*() {

@@ -18,6 +18,12 @@ const root = Command.make("routellm").pipe(
 )
 
 const names = commands.map((command) => command.name)
+
+// Spans go to an OTLP collector only when asked; the exporter is not even loaded otherwise.
+const otlpUrl = process.env.ROUTELLM_OTLP_URL
+const telemetry = otlpUrl === undefined || otlpUrl === ""
+  ? Layer.empty
+  : Layer.unwrap(Effect.promise(() => import("./internal/Telemetry.ts")).pipe(Effect.map((Telemetry) => Telemetry.layer(otlpUrl, "0.1.0"))))
 const unknown = Output.unknownCommand(process.argv.slice(2), names)
 
 if (unknown !== undefined) {
@@ -26,7 +32,7 @@ if (unknown !== undefined) {
 } else {
   root.pipe(
     Command.run({ version: "0.1.0" }),
-    Effect.provide(Layer.mergeAll(NodePlatform.layer, Output.presenter)),
+    Effect.provide(Layer.mergeAll(NodePlatform.layer, Output.presenter, telemetry)),
     Effect.provideService(PackageImport, PluginHost.importPackage),
     NodePlatform.runMain
   )
