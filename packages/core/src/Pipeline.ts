@@ -4,7 +4,7 @@
  * config (`with:`, checked by the plugin's Schema) and the earlier steps it
  * consumes (`needs:`).
  */
-import { Effect, Schema } from "effect"
+import { Effect, Schema, SchemaIssue } from "effect"
 import * as Path from "node:path"
 import * as Yaml from "yaml"
 import { InputError, MissingInputError } from "./Errors.ts"
@@ -106,6 +106,7 @@ export const parseOverride = (text: string): Override | undefined => {
 }
 
 const schemaFormatter = Schema.decodeUnknownExit(PipelineFile, { errors: "all", onExcessProperty: "error" })
+const pipelineIssueFormatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
 /** Parse and check a pipeline file (structure only; plugins are resolved by `resolve`). */
 export const load = Effect.fn("Pipeline.load")(function*(file: string, overrides: ReadonlyArray<Override> = []) {
@@ -148,17 +149,26 @@ export const load = Effect.fn("Pipeline.load")(function*(file: string, overrides
   const raw = document.toJS() as unknown
   const decoded = schemaFormatter(raw)
   if (decoded._tag === "Failure") {
-    const message = String(decoded.cause)
-    const pathMatch = /at \[(.*?)\]\n?/.exec(message)
-    const segments = pathMatch === null ? [] : [...pathMatch[1]!.matchAll(/"([^"]*)"/g)].map((match) => match[1]!)
+    // The first issue, by its path: the key and its line, in words (not the Schema's dump).
+    const failure = decoded.cause.reasons.find((reason) => reason._tag === "Fail")
+    const issue = failure?._tag === "Fail" ? pipelineIssueFormatter(failure.error.issue).issues[0] : undefined
+    const segments = (issue?.path ?? []).map((segment: unknown) =>
+      String(typeof segment === "object" && segment !== null && "key" in segment ? segment.key : segment)
+    )
     const line = lineOf(segments)
-    return yield* new PipelineFileError({
-      file,
-      ...(line === undefined ? {} : { line }),
-      reason: `not a pipeline (expected steps: { <id>: { uses, with?, needs? } }): ${
-        message.replace(/^.*?SchemaError\(/s, "").replace(/\)\]\)\)$/s, "").replace(/\s+/g, " ")
-      }`
-    })
+    const excess = issue !== undefined && /excess property|Unexpected key/.test(issue.message)
+    const key = segments[segments.length - 1]
+    const where = segments.length >= 2 && segments[0] === "steps" ? `step "${segments[1]}"` : "the pipeline"
+    const reason = issue === undefined
+      ? "not a pipeline (expected steps: { <id>: { uses, with?, needs? } })"
+      : excess
+      ? `${where}: unknown key "${key}" (${segments.length === 3 ? "a step has uses, with and needs" : "a pipeline has name, plugins and steps"})`
+      : `${
+        segments.length === 0
+          ? "not a pipeline (expected steps: { <id>: { uses, with?, needs? } })"
+          : `${where}: ${segments.slice(segments[0] === "steps" ? 2 : 0).join(".") || key}`
+      }: ${issue.message}`
+    return yield* new PipelineFileError({ file, ...(line === undefined ? {} : { line }), reason })
   }
   const pipeline = decoded.value
   const steps: Array<Step> = Object.entries(pipeline.steps).map(([id, step]) => ({

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ArtifactStore, Pipeline, PipelineRunner, PluginRegistry, Progress, RandomRouter } from "@routellm/core"
+import { ArtifactStore, Files, Pipeline, PipelineRunner, PluginRegistry, Progress, RandomRouter } from "@routellm/core"
 import { Effect, Layer } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
@@ -123,6 +123,21 @@ describe("Pipeline", () => {
       const excess = yield* Effect.flip(runPipeline(extra, directory))
       assert.strictEqual(excess._tag, "ConfigError")
       assert.include(excess.message, "sed")
+    }))
+
+  it.live("names a mistyped key and its line, and nothing else", () =>
+    Effect.gen(function*() {
+      const directory = yield* temporaryDirectory()
+      const step = yield* write(directory, "typo.yaml", "name: typo\nsteps:\n  r:\n    uses: router/random\n    wiht: { seed: 1 }\n")
+      const loadError = (file: string) => Effect.flip(Pipeline.load(file)).pipe(Effect.provide(Files.layer))
+      const stepError = yield* loadError(step)
+      assert.strictEqual(stepError.message, `${step}:5: step "r": unknown key "wiht" (a step has uses, with and needs)`)
+      const top = yield* write(directory, "top.yaml", "nmae: typo\nsteps:\n  r:\n    uses: router/random\n")
+      const topError = yield* loadError(top)
+      assert.strictEqual(topError.message, `${top}:1: the pipeline: unknown key "nmae" (a pipeline has name, plugins and steps)`)
+      const wrongType = yield* write(directory, "type.yaml", "steps:\n  r:\n    uses: 3\n")
+      const typeError = yield* loadError(wrongType)
+      assert.match(typeError.message, new RegExp(`^${wrongType.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:3: step "r": uses: Expected string`))
     }))
 
   it.live("rejects missing needs and cycles", () =>
