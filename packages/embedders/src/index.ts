@@ -7,6 +7,7 @@ import type { Plugin } from "@routellm/core"
 import * as OnnxEmbedder from "./OnnxEmbedder.ts"
 import * as OpenAiEmbedder from "./OpenAiEmbedder.ts"
 import * as UseLite from "./UseLite.ts"
+import * as WithLength from "./WithLength.ts"
 
 export * as OnnxEmbedder from "./OnnxEmbedder.ts"
 export * as OnnxModel from "./OnnxModel.ts"
@@ -15,6 +16,7 @@ export * as SentencePiece from "./SentencePiece.ts"
 export * as Similarity from "./Similarity.ts"
 export * as TextWindows from "./TextWindows.ts"
 export * as UseLite from "./UseLite.ts"
+export * as WithLength from "./WithLength.ts"
 
 /** The plugins this package contributes, registered by the CLI. */
-export const plugins: ReadonlyArray<Plugin.Any> = [UseLite.plugin, OpenAiEmbedder.plugin, OnnxEmbedder.plugin]
+export const plugins: ReadonlyArray<Plugin.Any> = [UseLite.plugin, OpenAiEmbedder.plugin, OnnxEmbedder.plugin, WithLength.plugin]

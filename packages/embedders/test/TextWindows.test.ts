@@ -128,3 +128,30 @@ describe("embedder/use-lite on long real prompts", () => {
       Effect.provideService(Progress.Reporter, Progress.silent)
     ), 120_000)
 })
+
+describe("embedder/with-length", () => {
+  it.live("appends the log length to the inner embedder's vectors and changes the fingerprint", () =>
+    Effect.gen(function*() {
+      const texts = ["Hi", "What is the capital of France?", "x".repeat(3000)]
+      const inner = yield* PluginRegistry.makeEmbedder({ uses: "embedder/use-lite" }, { baseDirectory: "." })
+      const withLength = yield* PluginRegistry.makeEmbedder({ uses: "embedder/with-length", with: { scale: 2 } }, { baseDirectory: "." })
+      assert.strictEqual(withLength.dimensions, inner.dimensions + 1)
+      assert.notStrictEqual(withLength.fingerprint, inner.fingerprint)
+      const plain = yield* inner.embed(texts)
+      const extended = yield* withLength.embed(texts)
+      texts.forEach((text, row) => {
+        for (let column = 0; column < inner.dimensions; column++) {
+          assert.strictEqual(extended.data[row * 513 + column], plain.data[row * 512 + column])
+        }
+        // 2 * (ln(1 + length) - 5) / 2, computed by hand for each length
+        assert.closeTo(extended.data[row * 513 + 512]!, Math.log(1 + text.length) - 5, 1e-6)
+      })
+      assert.closeTo(extended.data[2 * 513 + 512]!, 3.0067, 1e-4)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.mergeAll(
+        PluginRegistry.PluginRegistry.layer(plugins),
+        ArtifactStore.ArtifactStore.layerAt(Path.join(Os.tmpdir(), "routellm-windows-test"))
+      ))
+    ), 120_000)
+})
