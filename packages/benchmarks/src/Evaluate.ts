@@ -271,6 +271,10 @@ export const scoreRouter = Effect.fn("Evaluate.scoreRouter")(function*(
     ? target.benchmark
     : undefined
   const runs = isRandom ? target.seeds ?? 1 : 1
+  // Routers that know many models score the benchmark's pair (an MF trained on 100 models evaluated on any two of them).
+  const pair = target.benchmark === undefined
+    ? undefined
+    : { strong: target.benchmark.strongModel, weak: target.benchmark.weakModel }
   const scores: Array<Float64Array> = []
   let allCached = true
   for (let run = 0; run < runs; run++) {
@@ -280,6 +284,7 @@ export const scoreRouter = Effect.fn("Evaluate.scoreRouter")(function*(
       uses: plugin.id,
       version: plugin.version,
       config: runEncoded,
+      ...(pair === undefined ? {} : { pair }),
       external,
       trained: spec.trained?.fingerprint,
       // Without a fingerprint of its inputs, relative paths in the config mean different files per directory.
@@ -288,7 +293,7 @@ export const scoreRouter = Effect.fn("Evaluate.scoreRouter")(function*(
     })
     const build: Effect.Effect<Router.RouterShape, Plugin.Failure, Plugin.Services | Scope.Scope> = oracleBenchmark !== undefined
       ? Effect.succeed(OracleRouter.fromBenchmark(oracleBenchmark))
-      : plugin.make(runConfig, { ...context, trained: spec.trained })
+      : plugin.make(runConfig, { ...context, trained: spec.trained, pair })
     const result = yield* cachedScores(key, prompts, build, `${spec.name ?? plugin.id}${runs > 1 ? ` seed ${run}` : ""} on ${target.name}`)
     allCached &&= result.cached
     scores.push(result.scores)

@@ -15,6 +15,7 @@ import { Dataset, type DatasetShape } from "./Dataset.ts"
 import { Embedder, type EmbedderShape } from "./Embedder.ts"
 import type { Reason } from "./Errors.ts"
 import type { PluginRegistry } from "./PluginRegistry.ts"
+import type { ModelPair } from "./Records.ts"
 import { Router, type RouterShape } from "./Router.ts"
 
 export type Kind = "router" | "dataset" | "augmenter" | "embedder" | "benchmark" | "step"
@@ -40,6 +41,18 @@ export interface StepInput {
   /** The step's JSON value (output.json). */
   readonly value: unknown
   readonly fingerprint: string
+}
+
+/** Where a router is built. */
+export interface RouterContext extends MakeContext {
+  /** The output of this plugin's own training step, when it has one. */
+  readonly trained?: StepInput | undefined
+  /**
+   * The strong and weak model the caller routes between (an evaluation's
+   * benchmark pair). Routers that know many models score this pair instead of
+   * the one in their config; others ignore it.
+   */
+  readonly pair?: ModelPair | undefined
 }
 
 export interface StepContext extends MakeContext {
@@ -73,10 +86,7 @@ interface Base<C> {
 export interface RouterPlugin<C = any> extends Base<C> {
   readonly kind: "router"
   /** Build a router; `trained` is the output of this plugin's own training step, when it has one. */
-  readonly make: (
-    config: C,
-    context: MakeContext & { readonly trained?: StepInput | undefined }
-  ) => Effect.Effect<RouterShape, Failure, Services | Scope.Scope>
+  readonly make: (config: C, context: RouterContext) => Effect.Effect<RouterShape, Failure, Services | Scope.Scope>
   /** Train from the step inputs (battle datasets) and write the trained state into the step directory. */
   readonly train?: (config: C, context: StepContext) => Effect.Effect<StepOutput, Failure, Services | Scope.Scope>
 }

@@ -162,7 +162,7 @@ type Built<A> = Effect.Effect<A, Plugin.Failure, Plugin.Services | Scope.Scope>
 /** Build the router a reference names (used by eval, serve, route). */
 export const makeRouter = (
   reference: Plugin.Reference,
-  context: Plugin.MakeContext & { readonly trained?: Plugin.StepInput | undefined },
+  context: Plugin.RouterContext,
   where = "router"
 ): Built<RouterShape> =>
   Effect.gen(function*() {

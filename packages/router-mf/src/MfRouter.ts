@@ -206,7 +206,7 @@ const loadParameters = (config: Config, context: Plugin.MakeContext & { readonly
     return parameters
   })
 
-const make = (config: Config, context: Plugin.MakeContext & { readonly trained?: Plugin.StepInput | undefined }) =>
+const make = (config: Config, context: Plugin.RouterContext) =>
   Effect.gen(function*() {
     const embedder = yield* PluginRegistry.makeEmbedder(config.embedder, context, `${id} embedder`)
     const parameters = yield* loadParameters(config, context, embedder)
@@ -218,7 +218,9 @@ const make = (config: Config, context: Plugin.MakeContext & { readonly trained?:
         : Embedder.embedAll(embedder, prompts, { label: `${id}: embedding ${prompts.length} prompts` }).pipe(
           Effect.provideService(ArtifactStore.ArtifactStore, store)
         )).pipe(Effect.mapError((error) => new Errors.RouterError({ routerId: id, reason: error.message, cause: error })))
-    return yield* makeRouter(parameters, config, embed)
+    // An evaluation's pair wins over the configured one: the checkpoint scores every model it knows.
+    const routed = context.pair === undefined ? config : { ...config, strongModel: context.pair.strong, weakModel: context.pair.weak }
+    return yield* makeRouter(parameters, routed, embed)
   })
 
 export const plugin = Plugin.router({

@@ -69,6 +69,30 @@ const trainStep = (root: string, overrides: Record<string, unknown> = {}) =>
     return { result, router, output }
   }).pipe(Effect.provide(services(root)))
 
+const pairOverride = (root: string, result: { readonly value: unknown }, output: string) =>
+  Effect.gen(function*() {
+    const trained = { stepId: "mf", uses: "router/mf", kind: "router" as const, directory: output, value: result.value, fingerprint: "t" }
+    const prompts = ["write a sql function with tests", "tell me something nice about coffee"]
+    const viaPair = yield* PluginRegistry.makeRouter({ uses: "router/mf", with: config }, {
+      baseDirectory: root,
+      trained,
+      pair: { strong: "llama-2-7b-chat", weak: "Mixtral-8x7B-Instruct-v0.1" }
+    })
+    const viaConfig = yield* PluginRegistry.makeRouter(
+      { uses: "router/mf", with: { ...config, strongModel: "llama-2-7b-chat", weakModel: "mixtral-8x7b-instruct-v0.1" } },
+      { baseDirectory: root, trained }
+    )
+    const configured = yield* PluginRegistry.makeRouter({ uses: "router/mf", with: config }, { baseDirectory: root, trained })
+    assert.deepStrictEqual(yield* viaPair.winRates!(prompts), yield* viaConfig.winRates!(prompts))
+    assert.notDeepEqual(yield* viaPair.winRates!(prompts), yield* configured.winRates!(prompts))
+    const unknown = yield* Effect.flip(PluginRegistry.makeRouter({ uses: "router/mf", with: config }, {
+      baseDirectory: root,
+      trained,
+      pair: { strong: "gpt-4-1106-preview", weak: "gpt-3.5-turbo" }
+    }))
+    assert.include(unknown.message, "gpt-3.5-turbo")
+  }).pipe(Effect.provide(services(root)))
+
 describe("router/mf", () => {
   it.effect("trains from battle step inputs and routes coding prompts to the strong model", () =>
     quietly(Effect.gen(function*() {
@@ -92,6 +116,13 @@ describe("router/mf", () => {
       const scores = yield* router.modelScores!("write a rust function with tests")
       assert.deepStrictEqual([...scores.keys()], metadata.modelIds)
       assert.isAbove(scores.get("gpt-4-1106-preview")!, scores.get("llama-2-7b-chat")!)
+    })))
+
+  it.effect("scores an evaluation's pair (any two models it knows) instead of its configured pair", () =>
+    quietly(Effect.gen(function*() {
+      const root = yield* temporaryDirectory
+      const { result, output } = yield* trainStep(root)
+      yield* pairOverride(root, result, output)
     })))
 
   it.effect("uses ties as half-wins when asked, and is deterministic for a seed", () =>

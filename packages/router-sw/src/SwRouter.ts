@@ -186,7 +186,7 @@ export const makeRouter = (
     } satisfies Router.RouterShape
   })
 
-const make = (config: Config, context: Plugin.MakeContext & { readonly trained?: Plugin.StepInput | undefined }) =>
+const make = (config: Config, context: Plugin.RouterContext) =>
   Effect.gen(function*() {
     if (context.trained === undefined) {
       return yield* new Errors.PluginError({
@@ -211,7 +211,9 @@ const make = (config: Config, context: Plugin.MakeContext & { readonly trained?:
         Effect.provideService(ArtifactStore.ArtifactStore, store),
         Effect.mapError((error) => new Errors.RouterError({ routerId: id, reason: error.message, cause: error }))
       )
-    return yield* makeRouter(state, config, embed)
+    // An evaluation's pair wins over the configured one: the trained state rates every model it saw.
+    const routed = context.pair === undefined ? config : { ...config, strongModel: context.pair.strong, weakModel: context.pair.weak }
+    return yield* makeRouter(state, routed, embed)
   })
 
 export const plugin = Plugin.router({
