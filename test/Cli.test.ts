@@ -181,6 +181,33 @@ describe("routellm CLI", () => {
       assert.strictEqual(JSON.parse(byWords.stdout).winRate, 0.5)
     }))
 
+  it.live("eval shows the random and length baselines beside the listed routers; --no-baselines and --baseline change them", () =>
+    Effect.gen(function*() {
+      const directory = yield* temporaryDirectory()
+      const env = { ROUTELLM_CACHE_DIR: Path.join(directory, "cache") }
+      const data = Path.join(repositoryRoot, "../shared/data")
+      const names = (file: string) =>
+        Effect.promise(async () => (JSON.parse(await Fs.readFile(file, "utf8")) as { routers: Array<{ name: string }> }).routers.map((router) => router.name))
+      const common = ["eval", "--benchmark", "mt-bench", "--data-dir", data, "--seeds", "2"]
+      const json = Path.join(directory, "default.json")
+      const result = yield* routellm([...common, "--router", "oracle", "--json", json], { env })
+      assert.strictEqual(result.code ?? 0, 0, result.stderr)
+      assert.match(result.stdout, /random \(2 seeds\)\s+\d+\.\d+%/)
+      assert.match(result.stdout, /\nlength\s+\d+\.\d+%/)
+      assert.deepStrictEqual(yield* names(json), ["random", "length", "oracle"])
+      const only = Path.join(directory, "only.json")
+      const alone = yield* routellm([...common, "--router", "length", "--no-baselines", "--json", only], { env })
+      assert.strictEqual(alone.code ?? 0, 0, alone.stderr)
+      assert.deepStrictEqual(yield* names(only), ["length"])
+      const replaced = Path.join(directory, "replaced.json")
+      const chosen = yield* routellm([...common, "--baseline", "length", "--json", replaced], { env })
+      assert.strictEqual(chosen.code ?? 0, 0, chosen.stderr)
+      assert.deepStrictEqual(yield* names(replaced), ["length"])
+      const nothing = yield* routellm([...common, "--no-baselines"], { env })
+      assert.strictEqual(nothing.code, 1)
+      assert.include(nothing.stderr, "nothing to evaluate")
+    }))
+
   it.live("routes with a trained router read from a step's artifact directory", () =>
     Effect.gen(function*() {
       const directory = yield* temporaryDirectory()

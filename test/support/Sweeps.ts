@@ -59,6 +59,8 @@ export const writePipeline = async (directory: string, options: { readonly slow?
       "    with:",
       `      benchmark: { uses: benchmark/gsm8k, with: { dir: ${JSON.stringify(evalDirectory)} } }`,
       "      routers: [{ name: random, uses: router/random, with: { seed: 0 } }]",
+      // One router per cell keeps the tables these tests check small.
+      "      baselines: []",
       "      png: false",
       ...(options.slow === true ? ["  slow: { uses: test/count, needs: gsm8k, with: { n: 5 } }"] : []),
       ""

@@ -174,6 +174,12 @@ export const Config = Schema.Struct({
   routers: Schema.Array(Schema.Union([Schema.String, RouterEntry])).annotate({
     description: "Routers to cross-fit (trainable ones are trained per fold; others, like random, score directly)"
   }),
+  baselines: Schema.Array(Schema.Union([Schema.String, RouterEntry])).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed(["router/length"]))
+  ).annotate({
+    description:
+      "Routers shown beside the cross-fitted ones without being listed (default [router/length]; the random router's expected metrics are always in random); one whose plugin is listed in routers is not added again"
+  }),
   folds: Schema.Int.check(Schema.isGreaterThanOrEqualTo(2)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(5))),
   seed: Schema.Int.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0))),
   dropTies: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(false))),
@@ -193,6 +199,8 @@ export interface RouterReport {
   readonly name: string
   readonly uses: string
   readonly trained: boolean
+  /** Added from `baselines` (not listed among the routers). */
+  readonly baseline?: boolean
   readonly metrics: Evaluate.RouterMetrics
   readonly folds: ReadonlyArray<FoldRecord>
 }
@@ -206,13 +214,22 @@ export const evaluate = Effect.fn("CrossFit.evaluate")(function*(
   training: ReadonlyArray<Plugin.StepInput>,
   context: { readonly directory: string; readonly baseDirectory: string; readonly runDirectory: string }
 ) {
-  const registry = yield* PluginRegistry.PluginRegistry
+  const registry = Evaluate.withBuiltinBaselines(yield* PluginRegistry.PluginRegistry)
   const benchmark = yield* Effect.scoped(PluginRegistry.makeBenchmark(config.benchmark, context, "benchmark"))
   const prepared = Evaluate.prepare(benchmark)
   const reports: Array<RouterReport> = []
-  for (const [index, raw] of config.routers.entries()) {
+  const listed = new Set<string>()
+  for (const [index, raw] of config.routers.entries()) listed.add((yield* registry.getKind(entryOf(raw).uses, "router", `routers[${index}]`)).id)
+  const entries: Array<{ readonly raw: string | typeof RouterEntry.Type; readonly where: string; readonly baseline: boolean }> = []
+  for (const [index, raw] of config.baselines.entries()) {
+    const id = (yield* registry.getKind(entryOf(raw).uses, "router", `baselines[${index}]`)).id
+    if (listed.has(id)) continue
+    listed.add(id)
+    entries.push({ raw, where: `baselines[${index}]`, baseline: true })
+  }
+  for (const [index, raw] of config.routers.entries()) entries.push({ raw, where: `routers[${index}]`, baseline: false })
+  for (const [index, { baseline, raw, where }] of entries.entries()) {
     const entry = entryOf(raw)
-    const where = `routers[${index}]`
     const plugin = yield* registry.getKind(entry.uses, "router", where)
     const pluginConfig = yield* PluginRegistry.decodeConfig(plugin, entry.with, where)
     const name = entry.name ?? plugin.id.replace(/^router\//, "")
@@ -223,7 +240,14 @@ export const evaluate = Effect.fn("CrossFit.evaluate")(function*(
     yield* Files.makeDirectory(directory)
     yield* Files.writeBytes(Path.join(directory, "scores.f64"), new Uint8Array(result.scores.buffer))
     const evaluated = Evaluate.evaluateScores(prepared, [result.scores], config.bins)
-    reports.push({ name, uses: plugin.id, trained: plugin.train !== undefined, metrics: evaluated.metrics, folds: result.records })
+    reports.push({
+      name,
+      uses: plugin.id,
+      trained: plugin.train !== undefined,
+      ...(baseline ? { baseline } : {}),
+      metrics: evaluated.metrics,
+      folds: result.records
+    })
   }
   const random = Evaluate.evaluateScores(
     prepared,
@@ -279,7 +303,7 @@ const outOfDomainScores = Effect.fn("CrossFit.outOfDomainScores")(function*(
 
 export const plugin = Plugin.step({
   id: "eval/crossfit",
-  version: "1.0.0",
+  version: "1.1.0",
   description:
     "Cross-fitted in-domain evaluation: K folds by prompt, train on the other folds' golden labels (+ training inputs), metrics on out-of-fold scores",
   config: Config,
@@ -318,7 +342,7 @@ export const evaluateReport = Effect.fn("CrossFit.evaluateReport")(function*(
   benchmark: Benchmark.BenchmarkShape,
   specs: ReadonlyArray<Evaluate.RouterSpec>,
   context: Plugin.MakeContext,
-  options: Partial<Evaluate.Options> & { readonly folds: number; readonly seed?: number; readonly training?: ReadonlyArray<Plugin.StepInput> }
+  options: Evaluate.EvaluateOptions & { readonly folds: number; readonly seed?: number; readonly training?: ReadonlyArray<Plugin.StepInput> }
 ) {
   const registry = yield* PluginRegistry.PluginRegistry
   const store = yield* ArtifactStore.ArtifactStore
@@ -332,8 +356,9 @@ export const evaluateReport = Effect.fn("CrossFit.evaluateReport")(function*(
   const base = yield* Evaluate.evaluate(benchmark, plain, context, options)
   const prepared = Evaluate.prepare(benchmark, { ...Evaluate.defaultPrices, ...options.prices })
   const crossFitOptions: Options = { ...defaults, folds: options.folds, seed: options.seed ?? 0 }
-  const routers: Array<Evaluate.RouterResult> = []
-  let plainIndex = 0
+  // The baselines the evaluation added come first, as in a plain evaluation.
+  const routers: Array<Evaluate.RouterResult> = base.routers.slice(0, base.routers.length - plain.length)
+  let plainIndex = routers.length
   for (const entry of resolved) {
     if (entry.plugin.train === undefined) {
       routers.push(base.routers[plainIndex++]!)

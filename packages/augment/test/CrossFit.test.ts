@@ -87,10 +87,19 @@ const auc = (scores: Float64Array, rows: ReadonlyArray<Records.OutcomeRow>) => {
   return wins / (positives.length * negatives.length)
 }
 
+/** The synthetic benchmark as a plugin, for the eval/crossfit step. */
+const syntheticBenchmark = Plugin.benchmark({
+  id: "benchmark/synthetic",
+  version: "0.0.0",
+  description: "test benchmark of 400 synthetic prompts",
+  config: Schema.Struct({}),
+  make: () => Effect.succeed(benchmarkOf(outcomes(false)))
+})
+
 const run = <A, E>(effect: Effect.Effect<A, E, any>, root: string) =>
   effect.pipe(
     Effect.provide(ArtifactStore.ArtifactStore.layerAt(root)),
-    Effect.provide(PluginRegistry.PluginRegistry.layer([memorising, RandomRouter.plugin])),
+    Effect.provide(PluginRegistry.PluginRegistry.layer([memorising, RandomRouter.plugin, syntheticBenchmark])),
     Effect.provideService(Progress.Reporter, Progress.silent)
   ) as Effect.Effect<A, E>
 
@@ -223,12 +232,48 @@ describe("cross-fitting", () => {
         ),
         root
       )
-      assert.deepStrictEqual(report.routers.map((router) => router.name), ["random", "memorise (cross-fitted, K=5)"])
-      const random = report.routers[0]!.metrics.apgr
-      const learned = report.routers[1]!.metrics.apgr
+      // The length baseline comes first; the listed random router is the random baseline, not added twice.
+      assert.deepStrictEqual(report.routers.map((router) => router.name), ["length", "random", "memorise (cross-fitted, K=5)"])
+      assert.deepStrictEqual(report.routers.map((router) => router.baseline === true), [true, false, false])
+      const random = report.routers[1]!.metrics.apgr
+      const learned = report.routers[2]!.metrics.apgr
       // The category signal is learnable from other folds; random stays near 0.5.
       assert.isAbove(learned, 0.6)
       assert.isTrue(Math.abs(random - 0.5) < 0.1, `random APGR ${random}`)
       assert.strictEqual(report.prompts, 400)
+    })))
+
+  it.live("eval/crossfit shows the length baseline beside the cross-fitted routers unless told otherwise", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const root = yield* temporaryDirectory("crossfit-baselines")
+      const evaluate = (config: unknown, name: string) =>
+        run(
+          Effect.flatMap(
+            Schema.decodeUnknownEffect(CrossFit.Config)(config),
+            (decoded) => CrossFit.evaluate(decoded, [], { directory: Path.join(root, name), baseDirectory: root, runDirectory: root })
+          ),
+          root
+        )
+      const memorise = { uses: "router/memorise", with: { generalise: true } }
+      const report = yield* evaluate({ benchmark: "benchmark/synthetic", routers: [memorise] }, "default")
+      assert.deepStrictEqual(report.routers.map((router) => [router.name, router.baseline === true, router.trained]), [
+        ["length", true, false],
+        ["memorise", false, true]
+      ])
+      // The length router on these prompts: win rate L / (L + 500) of "catN: question I", by hand, ranked against the labels.
+      const rows = outcomes(false)
+      const byHand = Float64Array.from(rows, (row) => row.prompt.length / (row.prompt.length + 500))
+      const bytes = Fs.readFileSync(Path.join(root, "default", "router-0-length", "scores.f64"))
+      const lengthScores = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
+      assert.deepStrictEqual([...lengthScores], [...byHand])
+      assert.isTrue(Math.abs(auc(lengthScores, rows) - 0.5) < 0.1)
+      assert.isAbove(report.routers[1]!.metrics.apgr, 0.6)
+      const none = yield* evaluate({ benchmark: "benchmark/synthetic", routers: [memorise], baselines: [] }, "none")
+      assert.deepStrictEqual(none.routers.map((router) => router.name), ["memorise"])
+      const listed = yield* evaluate(
+        { benchmark: "benchmark/synthetic", routers: [{ name: "words", uses: "router/length", with: { unit: "words" } }] },
+        "listed"
+      )
+      assert.deepStrictEqual(listed.routers.map((router) => router.name), ["words"])
     })))
 })

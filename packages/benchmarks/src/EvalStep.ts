@@ -1,9 +1,10 @@
 /**
  * `eval/benchmark`: the pipeline step of `routellm eval`. Routers come from
- * the config (`routers: [random, { uses: router/sw, with: {...} }]`) and from
- * the router steps named in `needs` (rebuilt from their trained output and
- * cached on the step's fingerprint). Writes report.json, report.md, plot.svg
- * and plot.png into the step's artifact.
+ * the config (`routers: [router/oracle, { uses: router/sw, with: {...} }]`),
+ * from the router steps named in `needs` (rebuilt from their trained output
+ * and cached on the step's fingerprint) and from `baselines` (random and
+ * prompt length unless told otherwise). Writes report.json, report.md,
+ * plot.svg and plot.png into the step's artifact.
  */
 import { Errors, Plugin, PluginRegistry } from "@routellm/core"
 import { Effect, Schema } from "effect"
@@ -25,6 +26,12 @@ export const Config = Schema.Struct({
   routers: Schema.Array(RouterEntry).pipe(Schema.withDecodingDefaultKey(Effect.succeed([]))).annotate({
     description: "Routers to evaluate besides the router steps in needs"
   }),
+  baselines: Schema.Array(RouterEntry).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed(Evaluate.defaultBaselines.map((spec) => spec.reference as string)))
+  ).annotate({
+    description:
+      "Routers every report shows without being listed (default [router/random, router/length]; [] for none); one whose plugin is listed in routers or needs is not added again"
+  }),
   ...Evaluate.OptionsSchema.fields,
   png: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(true))).annotate({
     description: "Also render the figure as PNG"
@@ -32,13 +39,17 @@ export const Config = Schema.Struct({
 }).annotate({ description: "Evaluate routers on a benchmark: paper metrics, JSON/Markdown report and figure" })
 export type Config = typeof Config.Type
 
-/** Router specs from the config entries and from router steps among the inputs. */
-export const routerSpecs = (entries: Config["routers"], inputs: ReadonlyArray<Plugin.StepInput>): Array<Evaluate.RouterSpec> => [
-  ...entries.map((entry) =>
+/** Router specs of config entries (`routers`, `baselines`). */
+export const entrySpecs = (entries: Config["routers"]): Array<Evaluate.RouterSpec> =>
+  entries.map((entry) =>
     typeof entry === "string"
       ? { reference: entry }
       : { name: entry.name, reference: { uses: entry.uses, ...(entry.with === undefined ? {} : { with: entry.with }) } }
-  ),
+  )
+
+/** Router specs from the config entries and from router steps among the inputs. */
+export const routerSpecs = (entries: Config["routers"], inputs: ReadonlyArray<Plugin.StepInput>): Array<Evaluate.RouterSpec> => [
+  ...entrySpecs(entries),
   ...inputs.filter((input) => input.kind === "router").map((input) => ({
     name: input.stepId,
     reference: { uses: input.uses, with: (input as { readonly config?: unknown }).config ?? {} },
@@ -48,22 +59,24 @@ export const routerSpecs = (entries: Config["routers"], inputs: ReadonlyArray<Pl
 
 export const plugin = Plugin.step({
   id: "eval/benchmark",
-  version: "1.1.0",
-  description: "Evaluate routers (config and trained router steps) on a benchmark with RouteLLM's metrics; writes report and plots",
+  version: "1.2.0",
+  description:
+    "Evaluate routers (config and trained router steps, beside the random and length baselines) on a benchmark with RouteLLM's metrics; writes report and plots",
   config: Config,
   run: (config, context) =>
     Effect.gen(function*() {
       const specs = routerSpecs(config.routers, context.inputs)
-      if (specs.length === 0) {
+      if (specs.length === 0 && config.baselines.length === 0) {
         return yield* new Errors.PluginError({
           pluginId: "eval/benchmark",
-          reason: "no routers: list them under routers: or name router steps in needs:"
+          reason: "no routers: list them under routers: or baselines:, or name router steps in needs:"
         })
       }
       const benchmark = yield* PluginRegistry.makeBenchmark(config.benchmark, context, `step ${context.stepId} benchmark`)
       const report = yield* Evaluate.evaluate(benchmark, specs, context, {
         bins: config.bins,
         seeds: config.seeds,
+        baselines: entrySpecs(config.baselines),
         ...(config.prices === undefined ? {} : { prices: config.prices })
       })
       yield* Output.writeAll(report, {

@@ -4,7 +4,7 @@
  * config, trained state and the benchmark's fingerprint), sweep thresholds
  * and summarize as the paper does, with the optimal and random references.
  */
-import { ArtifactStore, type Benchmark, Files, Hash, Plugin, PluginRegistry, Router } from "@routellm/core"
+import { ArtifactStore, type Benchmark, Files, Hash, LengthRouter, Plugin, PluginRegistry, RandomRouter, Router } from "@routellm/core"
 import { Effect, Option, Schema, type Scope } from "effect"
 import * as Path from "node:path"
 import { detailsOf, displayScale } from "./Benchmarks.ts"
@@ -17,6 +17,46 @@ export interface RouterSpec {
   readonly reference: Plugin.Reference
   readonly trained?: Plugin.StepInput | undefined
 }
+
+/**
+ * The routers every evaluation shows unless told otherwise: random (the
+ * paper's reference) and prompt length (the cheapest signal there is; a
+ * learned router below it has learned nothing length did not already say).
+ */
+export const defaultBaselines: ReadonlyArray<RouterSpec> = [{ reference: RandomRouter.plugin.id }, { reference: LengthRouter.plugin.id }]
+
+/** Core's baseline routers, resolvable even through a registry that does not list them. */
+const builtinBaselines: ReadonlyArray<Plugin.Any> = [RandomRouter.plugin, LengthRouter.plugin]
+
+/** The registry, plus core's baseline routers where it lacks them (its own plugins win). */
+export const withBuiltinBaselines = (registry: PluginRegistry.RegistryShape): PluginRegistry.RegistryShape =>
+  builtinBaselines.every((plugin) => registry.plugins.some((known) => known.id === plugin.id))
+    ? registry
+    : PluginRegistry.make([...builtinBaselines, ...registry.plugins])
+
+/**
+ * The routers an evaluation scores: the baselines whose plugin is not among
+ * the listed routers already (a listed `router/random` is the random
+ * baseline), then the listed routers, in order.
+ */
+export const withBaselines = Effect.fn("Evaluate.withBaselines")(function*(
+  routers: ReadonlyArray<RouterSpec>,
+  baselines: ReadonlyArray<RouterSpec>
+) {
+  const registry = yield* PluginRegistry.PluginRegistry
+  const pluginOf = (spec: RouterSpec, where: string) =>
+    Effect.map(registry.getKind(Plugin.normalizeReference(spec.reference).uses, "router", where), (plugin) => plugin.id)
+  const listed = new Set<string>()
+  for (const spec of routers) listed.add(yield* pluginOf(spec, `router ${spec.name ?? Plugin.normalizeReference(spec.reference).uses}`))
+  const added: Array<RouterSpec> = []
+  for (const [index, spec] of baselines.entries()) {
+    const id = yield* pluginOf(spec, `baselines[${index}]`)
+    if (listed.has(id)) continue
+    listed.add(id)
+    added.push(spec)
+  }
+  return { specs: [...added, ...routers], baselines: added.length }
+})
 
 export const PriceSchema = Schema.Struct({
   input: Schema.Finite.annotate({ description: "Dollars per million input tokens" }),
@@ -43,6 +83,12 @@ export const OptionsSchema = Schema.Struct({
   })
 })
 export type Options = typeof OptionsSchema.Type
+
+/** What `evaluate` takes besides the Schema's options. */
+export interface EvaluateOptions extends Partial<Options> {
+  /** Routers shown beside the listed ones unless their plugin is listed already (default `defaultBaselines`; `[]` for none). */
+  readonly baselines?: ReadonlyArray<RouterSpec> | undefined
+}
 
 export interface Point {
   readonly threshold: number | null
@@ -72,6 +118,8 @@ export interface RouterResult {
   readonly uses: string
   readonly config: unknown
   readonly seeds?: number
+  /** Added as a baseline (not listed among the routers). */
+  readonly baseline?: boolean
   readonly cached: boolean
   readonly points: ReadonlyArray<Point>
   readonly exactPoints: ReadonlyArray<Point>
@@ -315,18 +363,29 @@ const displayName = (spec: RouterSpec) => {
  */
 export const defaultSeeds = (prompts: number): number => Math.min(1000, Math.max(10, Math.ceil(10_000 / Math.max(1, prompts))))
 
-/** Evaluate routers on a benchmark and build the report. */
+/** Evaluate routers, and the baselines not among them, on a benchmark and build the report. */
 export const evaluate = Effect.fn("Evaluate.evaluate")(function*(
   benchmark: Benchmark.BenchmarkShape,
   routers: ReadonlyArray<RouterSpec>,
   context: Plugin.MakeContext,
-  options: Partial<Options> = {}
+  options: EvaluateOptions = {}
+) {
+  const registry = withBuiltinBaselines(yield* PluginRegistry.PluginRegistry)
+  return yield* evaluateAll(benchmark, routers, context, options).pipe(Effect.provideService(PluginRegistry.PluginRegistry, registry))
+})
+
+const evaluateAll = Effect.fnUntraced(function*(
+  benchmark: Benchmark.BenchmarkShape,
+  routers: ReadonlyArray<RouterSpec>,
+  context: Plugin.MakeContext,
+  options: EvaluateOptions
 ) {
   const bins = options.bins ?? 10
   const seeds = options.seeds ?? defaultSeeds(benchmark.rows.length)
   const prepared = prepare(benchmark, { ...defaultPrices, ...options.prices })
+  const { specs, baselines } = yield* withBaselines(routers, options.baselines ?? defaultBaselines)
   const results: Array<RouterResult> = []
-  for (const spec of routers) {
+  for (const [index, spec] of specs.entries()) {
     const scored = yield* scoreRouter(spec, prepared.prompts, context, {
       fingerprint: benchmark.fingerprint,
       name: benchmark.name,
@@ -339,6 +398,7 @@ export const evaluate = Effect.fn("Evaluate.evaluate")(function*(
       uses: scored.plugin.id,
       config: scored.config,
       ...(scored.seeds > 1 ? { seeds: scored.seeds } : {}),
+      ...(index < baselines ? { baseline: true } : {}),
       cached: scored.cached,
       points: toPoints(evaluated.curve),
       exactPoints: toPoints(thin(evaluated.exact, 201)),

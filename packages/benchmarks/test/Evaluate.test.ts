@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { CalibrateStep, Calibration, Evaluate, Gsm8k, MtBench, Output, plugins, Report } from "@routellm/benchmarks"
+import { CalibrateStep, Calibration, Evaluate, Gsm8k, Mmlu, MtBench, Output, Plot, plugins, Report } from "@routellm/benchmarks"
 import { ArtifactStore, Files, Pipeline, PipelineRunner, PluginRegistry, Progress, RandomRouter } from "@routellm/core"
 import { Effect, Layer, Schema } from "effect"
 import * as Fs from "node:fs/promises"
@@ -34,7 +34,11 @@ describe("evaluate", () => {
         assert.strictEqual(report.prompts, 1307)
         assert.strictEqual(report.strongScore.toFixed(2), "85.77")
         assert.strictEqual(report.weakScore.toFixed(2), "63.73")
-        const [random, oracle] = report.routers
+        // The listed random router is the random baseline; the length baseline is added before the listed routers.
+        assert.deepStrictEqual(report.routers.map((router) => router.name), ["length", "random", "oracle"])
+        const [length, random, oracle] = report.routers
+        assert.isTrue(length!.baseline)
+        assert.isUndefined(random!.baseline)
         assert.strictEqual(random!.seeds, 10)
         assert.strictEqual(random!.points.length, 11)
         assert.isTrue(Math.abs(random!.metrics.apgr - 0.5) < 0.03, `random APGR ${random!.metrics.apgr}`)
@@ -47,14 +51,15 @@ describe("evaluate", () => {
 
         const again = yield* Evaluate.evaluate(benchmark, specs, context, { seeds: 10 })
         assert.isTrue(again.routers.every((router) => router.cached))
-        assert.deepStrictEqual(again.routers[0]!.metrics, random!.metrics)
+        assert.deepStrictEqual(again.routers[1]!.metrics, random!.metrics)
+        // 10 random seeds, the oracle and the length router.
         const entries = yield* Effect.promise(() => Fs.readdir(Path.join(root, "artifacts", "router-scores")))
-        assert.strictEqual(entries.filter((name) => !name.startsWith(".")).length, 11)
+        assert.strictEqual(entries.filter((name) => !name.startsWith(".")).length, 12)
 
         const json = JSON.parse(Report.json(report))
         for (const key of ["benchmark", "strongModel", "weakModel", "prompts", "strongScore", "weakScore"]) assert.property(json, key)
-        for (const key of ["apgr", "apgrExact", "cpt20", "cpt50", "cpt80", "auc"]) assert.property(json.routers[0].metrics, key)
-        assert.isArray(json.routers[0].points)
+        for (const key of ["apgr", "apgrExact", "cpt20", "cpt50", "cpt80", "auc"]) assert.property(json.routers[1].metrics, key)
+        assert.isArray(json.routers[1].points)
         const table = Report.table(report)
         assert.include(table, "random (10 seeds)")
         assert.include(table, "Optimal")
@@ -87,6 +92,86 @@ describe("evaluate", () => {
         assert.include(markdown, "![MT Bench](plot.svg)")
         const error = yield* Effect.flip(Output.writeAll(report, { plots: [Path.join(root, "plot.pdf")] }))
         assert.include(error.message, ".svg or .png")
+      })
+    ).pipe(Effect.provide(Files.layer)))
+})
+
+describe("baselines", () => {
+  it.live("random and length by default, at the APGRs measured independently in issue #15; replaced or turned off on request", () =>
+    run((root) =>
+      Effect.gen(function*() {
+        const mtBench = yield* MtBench.make(Schema.decodeUnknownSync(MtBench.Config)({ dir: evalDirectory }), context)
+        // The registry of these tests does not list router/length: core's baselines resolve anyway.
+        const report = yield* Evaluate.evaluate(mtBench, [], context)
+        assert.deepStrictEqual(report.routers.map((router) => [router.name, router.baseline]), [["random", true], ["length", true]])
+        const [random, length] = report.routers
+        assert.strictEqual(random!.seeds, Evaluate.defaultSeeds(mtBench.rows.length))
+        assert.isUndefined(length!.seeds)
+        // Issue #15: "length alone reaches APGR 0.548 on MT Bench, 0.586 on MMLU" on the exact curve.
+        assert.closeTo(length!.metrics.apgrExact, 0.548, 5e-4)
+        assert.isTrue(Math.abs(random!.metrics.apgr - 0.5) < 0.02, `random APGR ${random!.metrics.apgr}`)
+        const mmlu = yield* Mmlu.make(Schema.decodeUnknownSync(Mmlu.Config)({ dir: evalDirectory }), context)
+        const mmluReport = yield* Evaluate.evaluate(mmlu, [], context, { seeds: 1, baselines: [{ reference: "length" }] })
+        assert.deepStrictEqual(mmluReport.routers.map((router) => router.name), ["length"])
+        assert.closeTo(mmluReport.routers[0]!.metrics.apgrExact, 0.586, 5e-4)
+
+        const table = Report.table(report)
+        assert.match(table, /\nlength\s+\d+\.\d+%/)
+        const markdown = Report.markdown(report)
+        assert.include(markdown, "| length |")
+        assert.include(markdown, "## length")
+        const svg = Plot.svg(report)
+        assert.include(svg, `length  APGR ${length!.metrics.apgr.toFixed(3)}`)
+
+        const none = yield* Evaluate.evaluate(mtBench, [{ reference: "router/oracle" }], context, { baselines: [] })
+        assert.deepStrictEqual(none.routers.map((router) => router.name), ["oracle"])
+        const pinned = yield* Evaluate.evaluate(mtBench, [], context, {
+          baselines: [{ name: "coin", reference: { uses: "router/random", with: { seed: 3 } } }]
+        })
+        assert.deepStrictEqual(pinned.routers.map((router) => [router.name, router.seeds]), [["coin", undefined]])
+        const unknown = yield* Effect.flip(Evaluate.evaluate(mtBench, [], context, { baselines: [{ reference: "router/nope" }] }))
+        assert.include(unknown.message, "baselines[0]")
+        assert.include(unknown.message, "router/nope")
+        assert.isTrue(root.length > 0)
+      })
+    ).pipe(Effect.provide(Files.layer)))
+
+  it.live("eval/benchmark: baselines without routers; baselines: [] and no routers is an error", () =>
+    run((root) =>
+      Effect.gen(function*() {
+        const directory = Path.join(root, "pipelines")
+        yield* Effect.promise(() => Fs.mkdir(directory, { recursive: true }))
+        const write = (name: string, step: ReadonlyArray<string>) =>
+          Effect.promise(async () => {
+            const file = Path.join(directory, name)
+            await Fs.writeFile(
+              file,
+              [
+                "steps:",
+                "  eval:",
+                "    uses: eval/benchmark",
+                "    with:",
+                `      benchmark: { uses: benchmark/mt-bench, with: { dir: ${Path.relative(directory, evalDirectory)} } }`,
+                "      png: false",
+                ...step
+              ].join("\n")
+            )
+            return file
+          })
+        const runFile = (file: string, name: string) =>
+          Effect.flatMap(Pipeline.load(file), (loaded) =>
+            Effect.flatMap(
+              Pipeline.resolve(loaded),
+              ({ registry, resolved }) => PipelineRunner.run(resolved, registry, { runDirectory: Path.join(root, name), log: () => {} })
+            ))
+        const result = yield* runFile(yield* write("default.yaml", ["      seeds: 2"]), "default")
+        const step = result.manifest.steps.find((entry) => entry.id === "eval")!
+        assert.deepStrictEqual(Object.keys(step.summary!.routers as object), ["random", "length"])
+        const markdown = yield* Effect.promise(() => Fs.readFile(Path.join(step.artifact, "report.md"), "utf8"))
+        assert.include(markdown, "| length |")
+        assert.include(markdown, "| random (2 seeds) |")
+        const error = yield* Effect.flip(runFile(yield* write("empty.yaml", ["      baselines: []"]), "empty"))
+        assert.include(error.message, "no routers")
       })
     ).pipe(Effect.provide(Files.layer)))
 })
@@ -130,7 +215,8 @@ describe("pipeline steps", () => {
         const result = yield* PipelineRunner.run(resolved, registry, { runDirectory: Path.join(root, "run"), log: () => {} })
         const evalStep = result.manifest.steps.find((step) => step.id === "eval")!
         const names = Object.keys(evalStep.summary!.routers as object)
-        assert.deepStrictEqual(names.sort(), ["oracle", "random-seed-5"])
+        // The random-seed-5 step is a router/random: the random baseline is not added again, the length baseline is.
+        assert.deepStrictEqual(names.sort(), ["length", "oracle", "random-seed-5"])
         const files = yield* Effect.promise(() => Fs.readdir(evalStep.artifact))
         assert.includeMembers(files, ["report.json", "report.md", "plot.svg"])
         const report = JSON.parse(yield* Effect.promise(() => Fs.readFile(Path.join(evalStep.artifact, "report.json"), "utf8")))

@@ -7,8 +7,16 @@ export const flags = {
     Flag.withDescription("Benchmark plugin: mt-bench, mmlu, gsm8k, outcomes (or any benchmark/<id>)")
   ),
   router: Flag.String("router").pipe(
-    Flag.withDescription("Router plugin id (random, oracle, sw, router/mf, ...); repeat for several"),
-    Flag.atLeast(1)
+    Flag.withDescription("Router plugin id (oracle, sw, router/mf, ...); repeat for several; the baselines need not be listed"),
+    Flag.atLeast(0)
+  ),
+  baseline: Flag.String("baseline").pipe(
+    Flag.withDescription("Baseline router shown beside the listed ones; repeatable; replaces the default random and length"),
+    Flag.atLeast(0)
+  ),
+  baselines: Flag.Boolean("baselines").pipe(
+    Flag.withDescription("Show the baselines (router/random, router/length) beside the listed routers; --no-baselines shows only those listed"),
+    Flag.withDefault(true)
   ),
   config: Flag.String("config").pipe(
     Flag.withDescription("YAML/JSON router config: one router's config, or configs keyed by router name"),
@@ -56,8 +64,12 @@ export const command = Command.make(
   Command.withDescription("Evaluate routers on a benchmark with RouteLLM's metrics (CPT, APGR) and write JSON, Markdown and plots"),
   Command.withExamples([
     {
-      command: "routellm eval --benchmark mmlu --router random --router oracle --data-dir ../shared/data --json out.json --plot mmlu.png",
-      description: "Random and oracle routers on MMLU"
+      command: "routellm eval --benchmark mmlu --router oracle --data-dir ../shared/data --json out.json --plot mmlu.png",
+      description: "The oracle on MMLU, beside the random and length baselines"
+    },
+    {
+      command: "routellm eval --benchmark mt-bench --router length --no-baselines --data-dir ../shared/data",
+      description: "Only the prompt-length router"
     }
   ])
 )

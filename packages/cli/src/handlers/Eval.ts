@@ -34,15 +34,24 @@ export const handle = Effect.fn("routellm.eval")(function*(flags: Flags) {
         name: router.replace(/^router\//, ""),
         reference: routerReference(router, configs[index])
       }))
+      const baselines = !flags.baselines
+        ? []
+        : flags.baseline.length > 0
+        ? flags.baseline.map((router) => ({ name: router.replace(/^router\//, ""), reference: routerReference(router, undefined) }))
+        : undefined
+      if (flags.router.length === 0 && baselines?.length === 0) {
+        return yield* Effect.fail(new Error("nothing to evaluate: name a router with --router, or drop --no-baselines"))
+      }
       const report = Option.isSome(flags.crossfit)
         ? yield* CrossFit.evaluateReport(benchmark, specs, context, {
           bins: flags.bins,
           seeds,
+          baselines,
           folds: flags.crossfit.value,
           seed: flags.crossfitSeed,
           training: CrossFit.battleInputs(flags.trainBattles)
         })
-        : yield* Evaluate.evaluate(benchmark, specs, context, { bins: flags.bins, seeds })
+        : yield* Evaluate.evaluate(benchmark, specs, context, { bins: flags.bins, seeds, baselines })
       yield* Console.log(Report.table(report))
       const written = yield* Output.writeAll(report, {
         json: Option.getOrUndefined(flags.json),
