@@ -128,13 +128,16 @@ const realData = Effect.gen(function*() {
   })
   // the augmenter writes nothing into its step directories
   const scratch = Os.tmpdir()
-  const augmenter = yield* Decontaminate.plugin.make(config, {
-    baseDirectory: sharedData,
-    stepId: "training-battles",
-    directory: scratch,
-    inputs: [],
-    runDirectory: scratch
-  })
+  const augmenter = yield* Decontaminate.plugin.make(
+    config,
+    Plugin.stepContext(Decontaminate.plugin, {
+      baseDirectory: sharedData,
+      stepId: "training-battles",
+      directory: scratch,
+      inputs: [],
+      runDirectory: scratch
+    })
+  )
   const { records } = yield* augmenter.augment(Stream.fromIterable(battles))
   const prepared = Training.prepare(records, "drop")
   const embedder = yield* PluginRegistry.makeEmbedder("embedder/use-lite", { baseDirectory: sharedData })

@@ -53,9 +53,9 @@ export const writePipeline = async (directory: string, options: { readonly slow?
       "plugins: [\"@routellm-test/plugin-example\"]",
       "steps:",
       "  prepare: { uses: test/count, with: { n: 3 } }",
+      // The evaluation does not consume the counting step's output (its ports would refuse the edge): both are cell steps.
       "  gsm8k:",
       "    uses: eval/benchmark",
-      "    needs: prepare",
       "    with:",
       `      benchmark: { uses: benchmark/gsm8k, with: { dir: ${JSON.stringify(evalDirectory)} } }`,
       "      routers: [{ name: random, uses: router/random, with: { seed: 0 } }]",

@@ -10,7 +10,21 @@
  * as a pipeline's training step would.
  */
 import { Evaluate } from "@routellm/benchmarks"
-import { ArtifactStore, Battles, type Benchmark, Errors, Files, Hash, Plugin, PluginRegistry, Progress, Random, type Records, Router } from "@routellm/core"
+import {
+  ArtifactStore,
+  Battles,
+  type Benchmark,
+  Errors,
+  Files,
+  Hash,
+  Plugin,
+  PluginRegistry,
+  Port,
+  Progress,
+  Random,
+  type Records,
+  Router
+} from "@routellm/core"
 import { Effect, Schema } from "effect"
 import * as Path from "node:path"
 import * as Outcomes from "./Outcomes.ts"
@@ -94,7 +108,6 @@ export const scores = Effect.fn("CrossFit.scores")(function*(
     })
   )
   const battleInputs = training.filter(Battles.isBattleInput)
-  const otherInputs = training.filter((input) => !Battles.isBattleInput(input))
   const external = yield* Battles.fromInputs(battleInputs)
   const records: Array<FoldRecord> = []
   const progress = yield* Progress.start(`cross-fitting ${plugin.id} on ${benchmark.name}`, options.folds)
@@ -128,7 +141,8 @@ export const scores = Effect.fn("CrossFit.scores")(function*(
       const output = yield* train(config, {
         stepId,
         directory: trainedDirectory,
-        inputs: [...otherInputs, labelsInput],
+        inputs: [labelsInput],
+        ports: { battles: [Port.receive(Port.battles, labelsInput)] },
         runDirectory: context.runDirectory,
         baseDirectory: context.baseDirectory
       })
@@ -283,6 +297,7 @@ const outOfDomainScores = Effect.fn("CrossFit.outOfDomainScores")(function*(
       stepId: "crossfit-train",
       directory,
       inputs: training,
+      ports: { battles: training.filter(Battles.isBattleInput).map((input) => Port.receive(Port.battles, input)) },
       runDirectory: context.runDirectory,
       baseDirectory: context.baseDirectory
     })
@@ -307,6 +322,8 @@ export const plugin = Plugin.step({
   description:
     "Cross-fitted in-domain evaluation: K folds by prompt, train on the other folds' golden labels (+ training inputs), metrics on out-of-fold scores",
   config: Config,
+  inputs: { battles: Port.many(Port.battles, { description: "training battles added to every fold's golden labels" }) },
+  output: Port.report,
   run: (config, context) =>
     Effect.gen(function*() {
       const report = yield* evaluate(config, context.inputs, context)

@@ -145,13 +145,16 @@ describe("cross-fitting", () => {
           const directory = Path.join(root, "leak")
           const input = battleInput(Path.join(directory, "labels"), all)
           Fs.mkdirSync(Path.join(directory, "trained"))
-          const output = yield* memorising.train!({ generalise: true }, {
-            stepId: "leak",
-            directory: Path.join(directory, "trained"),
-            inputs: [input],
-            runDirectory: root,
-            baseDirectory: root
-          })
+          const output = yield* memorising.train!(
+            { generalise: true },
+            Plugin.stepContext(memorising, {
+              stepId: "leak",
+              directory: Path.join(directory, "trained"),
+              inputs: [input],
+              runDirectory: root,
+              baseDirectory: root
+            })
+          )
           const router = yield* memorising.make({ generalise: true }, {
             baseDirectory: root,
             trained: {

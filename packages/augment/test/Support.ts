@@ -16,9 +16,9 @@ export const temporaryDirectory = (prefix: string) =>
 
 export const writeJsonl = (file: string, rows: ReadonlyArray<unknown>) => Fs.writeFileSync(file, rows.map((row) => JSON.stringify(row)).join("\n") + "\n")
 
-export const stepContext = (baseDirectory: string, stepId = "augment"): Plugin.StepContext => {
+export const stepContext = (baseDirectory: string, stepId = "augment"): Plugin.StepContext<any> => {
   const directory = Fs.mkdtempSync(Path.join(baseDirectory, `${stepId}-`))
-  return { stepId, directory, inputs: [], runDirectory: baseDirectory, baseDirectory }
+  return { stepId, directory, inputs: [], ports: {}, runDirectory: baseDirectory, baseDirectory }
 }
 
 /** Decode a raw config with the plugin's Schema, build the augmenter and run it on `input`. */

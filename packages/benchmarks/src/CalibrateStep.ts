@@ -3,7 +3,7 @@
  * a prompt sample (a JSONL/CSV file, a dataset plugin's battles or a
  * benchmark's prompts), with a bootstrap interval for the share on new traffic.
  */
-import { Errors, Hash, Plugin, PluginRegistry } from "@routellm/core"
+import { Errors, Hash, Plugin, PluginRegistry, Port } from "@routellm/core"
 import { Effect, Schema, Stream } from "effect"
 import * as Path from "node:path"
 import * as Calibration from "./Calibration.ts"
@@ -80,14 +80,20 @@ export const plugin = Plugin.step({
   version: "1.0.0",
   description: "Threshold for a target share of strong-model calls, with a bootstrap interval for that share on new traffic",
   config: Config,
+  inputs: { router: Port.optional(Port.router(), { description: "the router step to calibrate (or set router:)" }) },
+  output: Port.calibration,
   run: (config, context) =>
     Effect.gen(function*() {
-      const input = context.inputs.find((candidate) => candidate.kind === "router")
+      const input = context.ports.router[0]
       const spec: Evaluate.RouterSpec | undefined = config.router !== undefined
         ? { reference: config.router }
         : input === undefined
         ? undefined
-        : { name: input.stepId, reference: { uses: input.uses, with: (input as { readonly config?: unknown }).config ?? {} }, trained: input }
+        : {
+          name: input.stepId,
+          reference: { uses: input.uses, with: (input as { readonly config?: unknown }).config ?? {} },
+          trained: input as unknown as Plugin.StepInput
+        }
       if (spec === undefined) {
         return yield* new Errors.PluginError({
           pluginId: "calibrate/quantile",

@@ -6,7 +6,7 @@
  * prompt length unless told otherwise). Writes report.json, report.md,
  * plot.svg and plot.png into the step's artifact.
  */
-import { Errors, Plugin, PluginRegistry } from "@routellm/core"
+import { Errors, Plugin, PluginRegistry, Port } from "@routellm/core"
 import { Effect, Schema } from "effect"
 import * as Path from "node:path"
 import * as Evaluate from "./Evaluate.ts"
@@ -39,6 +39,8 @@ export const Config = Schema.Struct({
 }).annotate({ description: "Evaluate routers on a benchmark: paper metrics, JSON/Markdown report and figure" })
 export type Config = typeof Config.Type
 
+export const inputs = { routers: Port.many(Port.router(), { description: "router steps (trained or configured) to evaluate" }) }
+
 /** Router specs of config entries (`routers`, `baselines`). */
 export const entrySpecs = (entries: Config["routers"]): Array<Evaluate.RouterSpec> =>
   entries.map((entry) =>
@@ -47,13 +49,16 @@ export const entrySpecs = (entries: Config["routers"]): Array<Evaluate.RouterSpe
       : { name: entry.name, reference: { uses: entry.uses, ...(entry.with === undefined ? {} : { with: entry.with }) } }
   )
 
-/** Router specs from the config entries and from router steps among the inputs. */
-export const routerSpecs = (entries: Config["routers"], inputs: ReadonlyArray<Plugin.StepInput>): Array<Evaluate.RouterSpec> => [
+/** Router specs from the config entries and from the router steps among the inputs. */
+export const routerSpecs = (
+  entries: Config["routers"],
+  routers: ReadonlyArray<Port.Received<ReturnType<typeof Port.router>>>
+): Array<Evaluate.RouterSpec> => [
   ...entrySpecs(entries),
-  ...inputs.filter((input) => input.kind === "router").map((input) => ({
+  ...routers.map((input) => ({
     name: input.stepId,
     reference: { uses: input.uses, with: (input as { readonly config?: unknown }).config ?? {} },
-    trained: input
+    trained: input as unknown as Plugin.StepInput
   }))
 ]
 
@@ -63,9 +68,11 @@ export const plugin = Plugin.step({
   description:
     "Evaluate routers (config and trained router steps, beside the random and length baselines) on a benchmark with RouteLLM's metrics; writes report and plots",
   config: Config,
+  inputs,
+  output: Port.report,
   run: (config, context) =>
     Effect.gen(function*() {
-      const specs = routerSpecs(config.routers, context.inputs)
+      const specs = routerSpecs(config.routers, context.ports.routers)
       if (specs.length === 0 && config.baselines.length === 0) {
         return yield* new Errors.PluginError({
           pluginId: "eval/benchmark",

@@ -7,6 +7,7 @@ import * as Path from "node:path"
 import { InputError } from "./Errors.ts"
 import * as Files from "./Files.ts"
 import type { StepInput } from "./Plugin.ts"
+import * as Port from "./Port.ts"
 import { Battle } from "./Records.ts"
 
 export const fileName = "battles.jsonl"
@@ -40,3 +41,7 @@ export const fromInputs = (inputs: ReadonlyArray<StepInput>) =>
   )
 
 export const stream = (battles: ReadonlyArray<Battle>) => Stream.fromIterable(battles)
+
+/** All battles of a step's battle inputs (`context.ports.battles`), concatenated in `needs` order. */
+export const readAll = (inputs: ReadonlyArray<Port.Received<typeof Port.battles>>) =>
+  Effect.map(Effect.forEach(inputs, (input) => input.read), (lists) => lists.flat())

@@ -173,6 +173,30 @@ export class ContractVersionError extends Reason<ContractVersionError>()("Contra
 }
 
 /**
+ * A pipeline wires a step to outputs it does not take (a benchmark's outcomes
+ * to a router that trains on battles, too many routers to a calibration), or
+ * a step's stored value does not fit its port. `issues` name each step, the
+ * YAML line, what the step takes and what it was given.
+ */
+export class PortError extends Reason<PortError>()("PortError", {
+  file: Schema.String,
+  issues: Schema.Array(Schema.Struct({
+    stepId: Schema.String,
+    pluginId: Schema.String,
+    line: Schema.optionalKey(Schema.Number),
+    expected: Schema.String,
+    given: Schema.String,
+    reason: Schema.String
+  }))
+}) {
+  override get message(): string {
+    return this.issues.map((issue) =>
+      `${this.file}${issue.line === undefined ? "" : `:${issue.line}`}: step "${issue.stepId}" (${issue.pluginId}) ${issue.reason}`
+    ).join("\n")
+  }
+}
+
+/**
  * A failure as the framework reports it: the reason, plus the step, plugin
  * and pipeline file it happened in when there was one.
  */

@@ -7,10 +7,20 @@
 import { Effect, Schema, SchemaIssue } from "effect"
 import * as Path from "node:path"
 import * as Yaml from "yaml"
-import { InputError, MissingInputError } from "./Errors.ts"
+import { InputError, MissingInputError, PortError } from "./Errors.ts"
 import * as Files from "./Files.ts"
-import type * as Plugin from "./Plugin.ts"
-import { ConfigError, decodeConfig, extend, loadPackage, type PluginLoadError, PluginRegistry, type UnknownPluginError } from "./PluginRegistry.ts"
+import * as Plugin from "./Plugin.ts"
+import {
+  checkContracts,
+  ConfigError,
+  decodeConfig,
+  extend,
+  loadPackage,
+  type PluginLoadError,
+  PluginRegistry,
+  type UnknownPluginError
+} from "./PluginRegistry.ts"
+import * as Port from "./Port.ts"
 
 const StepSchema = Schema.Struct({
   uses: Schema.String.annotate({ description: "Plugin id, e.g. router/sw (see `routellm plugins`)" }),
@@ -58,7 +68,7 @@ export class DependencyError extends Schema.TaggedError<DependencyError>()("Depe
 }
 
 export type LoadError = PipelineFileError | InputError | MissingInputError
-export type ResolveError = LoadError | UnknownPluginError | ConfigError | DependencyError | PluginLoadError
+export type ResolveError = LoadError | UnknownPluginError | ConfigError | DependencyError | PluginLoadError | PortError
 
 export interface Step {
   readonly id: string
@@ -76,6 +86,10 @@ export interface Loaded {
   readonly steps: ReadonlyArray<Step>
   /** The YAML line of a path in the document (the nearest existing ancestor when the path is missing). */
   readonly lineOf: (path: ReadonlyArray<PropertyKey>) => number | undefined
+  /** Plugin values a TypeScript-built pipeline brings along (besides the registry's and `plugins:` packages). */
+  readonly pluginValues?: ReadonlyArray<Plugin.Any> | undefined
+  /** The pipeline's text when it has no file (built in TypeScript): recorded in the manifest. */
+  readonly text?: string | undefined
 }
 
 export interface ResolvedStep extends Step {
@@ -135,6 +149,10 @@ export const load = Effect.fn("Pipeline.load")(function*(file: string, overrides
       if (Yaml.isMap(parent)) {
         const pair = parent.items.find((item) => Yaml.isScalar(item.key) && String(item.key.value) === String(segments[length - 1]))
         const range = (pair?.key as { range?: [number, number, number] } | undefined)?.range
+        if (range !== undefined) return lineCounter.linePos(range[0]).line
+      } else if (Yaml.isSeq(parent) && typeof segments[length - 1] === "number") {
+        // A list item (`needs: [a, b]`): the line of the item itself.
+        const range = (parent.items[segments[length - 1] as number] as { range?: [number, number, number] } | undefined)?.range
         if (range !== undefined) return lineCounter.linePos(range[0]).line
       }
     }
@@ -248,6 +266,39 @@ const encodeConfig = (plugin: Plugin.Any, config: unknown): unknown => {
 }
 
 /**
+ * Check every `needs` edge against the plugins' ports: each needed step's
+ * output must be one the step takes, in the number it takes. Every mismatch
+ * names the step, the YAML line (of the offending `needs` entry), what the
+ * step takes and what it was given.
+ */
+export const wiring = (
+  loaded: Pick<Loaded, "lineOf">,
+  steps: ReadonlyArray<ResolvedStep>
+): Array<PortError["issues"][number]> => {
+  const byId = new Map(steps.map((step) => [step.id, step]))
+  const issues: Array<PortError["issues"][number]> = []
+  for (const step of steps) {
+    const given = step.needs.map((need) => {
+      const producer = byId.get(need)!
+      return { stepId: producer.id, uses: producer.uses, port: Plugin.outputOf(producer.plugin) }
+    })
+    for (const mismatch of Port.assign(Plugin.inputsOf(step.plugin), given).mismatches) {
+      const line = (mismatch.need === undefined ? undefined : loaded.lineOf(["steps", step.id, "needs", mismatch.need])) ??
+        loaded.lineOf(["steps", step.id, "needs"]) ?? step.line
+      issues.push({
+        stepId: step.id,
+        pluginId: step.uses,
+        ...(line === undefined ? {} : { line }),
+        expected: mismatch.expected,
+        given: mismatch.given,
+        reason: mismatch.reason
+      })
+    }
+  }
+  return issues
+}
+
+/**
  * Load third-party plugin packages, resolve every step's plugin, check its
  * config against the plugin's Schema and order the steps. Provides a registry
  * extended with the loaded packages to the caller through the result.
@@ -256,6 +307,10 @@ export const resolve = Effect.fn("Pipeline.resolve")(function*(loaded: Loaded) {
   const base = yield* PluginRegistry
   const extra: Array<Plugin.Any> = []
   for (const packageName of loaded.plugins) extra.push(...(yield* loadPackage(packageName, loaded.directory)))
+  if (loaded.pluginValues !== undefined) {
+    yield* checkContracts(loaded.pluginValues)
+    extra.push(...loaded.pluginValues)
+  }
   const registry = extra.length === 0 ? base : extend(base, extra)
   const steps: Array<ResolvedStep> = []
   for (const step of loaded.steps) {
@@ -284,5 +339,7 @@ export const resolve = Effect.fn("Pipeline.resolve")(function*(loaded: Loaded) {
     steps.push({ ...step, plugin, config, encodedConfig: encodeConfig(plugin, config) })
   }
   const ordered = yield* topologicalOrder(loaded.file, steps)
+  const issues = wiring(loaded, ordered)
+  if (issues.length > 0) return yield* new PortError({ file: loaded.file, issues })
   return { resolved: { ...loaded, steps: ordered } satisfies Resolved, registry }
 })

@@ -19,6 +19,7 @@ import * as Hash from "./Hash.ts"
 import type { Resolved, ResolvedStep } from "./Pipeline.ts"
 import * as Plugin from "./Plugin.ts"
 import { PluginRegistry, type RegistryShape } from "./PluginRegistry.ts"
+import * as Port from "./Port.ts"
 import { Settings } from "./Settings.ts"
 
 export interface RunOptions {
@@ -73,6 +74,7 @@ interface StoredOutput {
 
 /** A finished step as later steps see it. */
 export interface StepResult extends Plugin.StepInput {
+  readonly port: Port.Any
   readonly config: unknown
   readonly summary?: Readonly<Record<string, unknown>> | undefined
 }
@@ -181,7 +183,8 @@ export const plan = Effect.fn("PipelineRunner.plan")(function*(pipeline: Resolve
 /** What `uses:` a plugin does as a step, by kind. */
 const executeStep = (
   step: ResolvedStep,
-  context: Plugin.StepContext
+  // The wiring was checked against the plugin's inputs, so its ports have the declared groups.
+  context: Plugin.StepContext<any>
 ): Effect.Effect<Plugin.StepOutput, Plugin.Failure, Plugin.Services> => {
   const plugin = step.plugin
   switch (plugin.kind) {
@@ -211,7 +214,7 @@ const executeStep = (
       return Effect.scoped(
         Effect.gen(function*() {
           const augmenter = yield* Augmenter
-          const input = yield* Battles.fromInputs(context.inputs)
+          const input = yield* Battles.readAll((context.ports as Port.Grouped<Plugin.TrainingInputs>).battles ?? [])
           const result = yield* augmenter.augment(Battles.stream(input))
           yield* Battles.write(context.directory, result.records)
           return {
@@ -224,7 +227,7 @@ const executeStep = (
       return Effect.scoped(
         Effect.gen(function*() {
           const benchmark = yield* Benchmark
-          yield* Files.writeJsonl(Path.join(context.directory, "outcomes.jsonl"), benchmark.rows)
+          yield* Files.writeJsonl(Path.join(context.directory, Port.outcomesFile), benchmark.rows)
           const value = {
             name: benchmark.name,
             strongModel: benchmark.strongModel,
@@ -244,6 +247,60 @@ const executeStep = (
   }
 }
 
+/**
+ * The StepContext inputs of a step: each finished input decoded by the port
+ * that accepts it and grouped as the plugin declared them.
+ */
+export const receive = (
+  pipeline: Pick<Resolved, "file">,
+  step: Pick<ResolvedStep, "id" | "uses" | "plugin">,
+  inputs: ReadonlyArray<StepResult>
+) =>
+  Effect.gen(function*() {
+    const declared = Plugin.inputsOf(step.plugin)
+    const { groups, mismatches } = Port.assign(declared, inputs)
+    if (mismatches.length > 0) {
+      return yield* new Errors.PortError({
+        file: pipeline.file,
+        issues: mismatches.map((mismatch) => ({
+          stepId: step.id,
+          pluginId: step.uses,
+          expected: mismatch.expected,
+          given: mismatch.given,
+          reason: mismatch.reason
+        }))
+      })
+    }
+    const decoded: Array<Plugin.StepInput> = [...inputs]
+    const ports: Record<string, Array<Port.Received>> = {}
+    for (const [name, indices] of Object.entries(groups)) {
+      const accepted = declared[name]!.port
+      ports[name] = []
+      for (const index of indices) {
+        const input = inputs[index]!
+        // "any output" inputs are read by the producer's own port.
+        const port = accepted.kind === "*" ? input.port : accepted
+        const value = yield* Port.decodeValue(port, input.value).pipe(
+          Effect.mapError((error) =>
+            new Errors.PortError({
+              file: pipeline.file,
+              issues: [{
+                stepId: step.id,
+                pluginId: step.uses,
+                expected: port.id,
+                given: `the stored value of "${input.stepId}" (${input.directory})`,
+                reason: `cannot read "${input.stepId}" as ${Port.describePort(port)}: ${error.message}`
+              }]
+            })
+          )
+        )
+        decoded[index] = { ...input, value }
+        ports[name].push(Port.receive(port, { ...input, value }))
+      }
+    }
+    return { inputs: decoded, ports }
+  })
+
 /** Run a resolved pipeline and return its manifest; fails with the first failing step. */
 export const run = Effect.fn("PipelineRunner.run")(function*(
   pipeline: Resolved,
@@ -254,7 +311,7 @@ export const run = Effect.fn("PipelineRunner.run")(function*(
   const settings = yield* Settings
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
   const runDirectory = Path.resolve(options.runDirectory)
-  const pipelineText = yield* Files.readText(Path.resolve(pipeline.file), "pipeline")
+  const pipelineText = pipeline.text ?? (yield* Files.readText(Path.resolve(pipeline.file), "pipeline"))
   yield* Files.makeDirectory(Path.join(runDirectory, "steps"))
   const manifest: Manifest = {
     pipeline: { name: pipeline.name, file: Path.resolve(pipeline.file), sha256: Hash.sha256(pipelineText) },
@@ -306,19 +363,36 @@ export const run = Effect.fn("PipelineRunner.run")(function*(
           log(`[${step.id}] running ${step.uses}`)
           const committed = yield* store.commit(key, (temporary) =>
             Effect.gen(function*() {
-              const output = yield* executeStep(step, {
+              const received = yield* receive(pipeline, step, inputs)
+              const executed = yield* executeStep(step, {
                 stepId: step.id,
                 directory: temporary,
-                inputs,
+                inputs: received.inputs,
+                ports: received.ports,
                 runDirectory,
                 baseDirectory: pipeline.directory
               })
+              const outputPort = Plugin.outputOf(step.plugin)
+              const value = yield* Port.encodeValue(outputPort, executed.value ?? null).pipe(
+                Effect.mapError((error) =>
+                  new Errors.PortError({
+                    file: pipeline.file,
+                    issues: [{
+                      stepId: step.id,
+                      pluginId: step.uses,
+                      expected: outputPort.id,
+                      given: "its output value",
+                      reason: `produced a value that is not ${Port.describePort(outputPort)}: ${error.message}`
+                    }]
+                  })
+                )
+              )
               const record: StoredOutput = {
                 uses: step.uses,
                 kind: step.plugin.kind,
                 config: step.encodedConfig,
-                value: output.value ?? null,
-                ...(output.summary === undefined ? {} : { summary: output.summary })
+                value,
+                ...(executed.summary === undefined ? {} : { summary: executed.summary })
               }
               yield* Files.writeText(Path.join(temporary, outputFile), JSON.stringify(record, null, 2))
               return record
@@ -350,6 +424,7 @@ export const run = Effect.fn("PipelineRunner.run")(function*(
           stepId: step.id,
           uses: step.uses,
           kind: step.plugin.kind,
+          port: Plugin.outputOf(step.plugin),
           directory,
           value: stored.value,
           config: stored.config,

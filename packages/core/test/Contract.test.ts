@@ -4,7 +4,7 @@
  * without the engine, and a plugin's own error reasons travel whole.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { ArtifactStore, ContractVersion, Errors, Files, Pipeline, PipelineRunner, Plugin, PluginRegistry, Progress, RandomRouter } from "@routellm/core"
+import { ArtifactStore, ContractVersion, Errors, Files, Pipeline, PipelineRunner, Plugin, PluginRegistry, Port, Progress, RandomRouter } from "@routellm/core"
 import { Effect, Layer, Schema } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
@@ -24,6 +24,8 @@ const quota = Plugin.step({
   version: "1.0.0",
   description: "Fails with a reason of its own",
   config: Schema.Struct({ limit: Schema.Number }),
+  inputs: {},
+  output: Port.value,
   run: (config) => Effect.fail(new QuotaError({ limit: config.limit, used: config.limit + 1 }))
 })
 

@@ -15,7 +15,7 @@
  * The report counts dropped battles and prompts by method, by evaluation
  * source and by training source, with a few examples.
  */
-import { ArtifactStore, type Dataset, Embedder, Errors, Files, Hash, Matrix, Plugin, PluginRegistry, Progress, type Records } from "@routellm/core"
+import { ArtifactStore, type Dataset, Embedder, Errors, Files, Hash, Matrix, Plugin, PluginRegistry, Port, Progress, type Records } from "@routellm/core"
 import { Similarity } from "@routellm/embedders"
 import { Effect, Schema, Stream } from "effect"
 import * as Path from "node:path"
@@ -109,25 +109,29 @@ export const readPromptFile = (file: string) =>
     return { name: Path.basename(file), prompts } satisfies EvaluationSource
   })
 
-/** Evaluation prompts of benchmark steps among the inputs (their outcomes.jsonl). */
-const readBenchmarkInput = (input: Plugin.StepInput) =>
-  Effect.gen(function*() {
-    const { rows } = yield* Files.readJsonl(Path.join(input.directory, "outcomes.jsonl"))
-    const name = typeof input.value === "object" && input.value !== null && typeof (input.value as { name?: unknown }).name === "string"
-      ? (input.value as { name: string }).name
-      : input.stepId
-    return { name, prompts: rows.map((row) => promptOfRecord(row.value)).filter((prompt): prompt is string => prompt !== undefined) }
-  })
+/** What the step takes: battles to clean, and benchmark steps whose prompts count as evaluation prompts. */
+export const inputs = {
+  battles: Port.many(Port.battles, { min: 1, description: "training battles to decontaminate" }),
+  benchmarks: Port.many(Port.outcomes, { description: "benchmark steps whose prompts are evaluation prompts (besides benchmarks:)" })
+}
+
+/** Evaluation prompts of a benchmark step among the inputs (its outcome rows). */
+const readBenchmarkInput = (input: Port.Received<typeof Port.outcomes>) =>
+  Effect.map(input.read, (rows) => ({ name: input.value.name, prompts: rows.map((row) => row.prompt) }))
 
 /** Every evaluation source the config and inputs name. */
-export const evaluationSources = (config: Config, context: Plugin.MakeContext, inputs: ReadonlyArray<Plugin.StepInput> = []) =>
+export const evaluationSources = (
+  config: Config,
+  context: Plugin.MakeContext,
+  benchmarkInputs: ReadonlyArray<Port.Received<typeof Port.outcomes>> = []
+) =>
   Effect.gen(function*() {
     const sources: Array<EvaluationSource> = []
     for (const reference of config.benchmarks) {
       const benchmark = yield* PluginRegistry.makeBenchmark(reference, context, `${id} benchmarks`)
       sources.push({ name: benchmark.name, prompts: benchmark.rows.map((row) => row.prompt) })
     }
-    for (const input of inputs.filter((input) => input.kind === "benchmark")) sources.push(yield* readBenchmarkInput(input))
+    for (const input of benchmarkInputs) sources.push(yield* readBenchmarkInput(input))
     for (const file of config.files) sources.push(yield* readPromptFile(Path.resolve(context.baseDirectory, file)))
     return sources
   })
@@ -238,9 +242,9 @@ const increment = (counts: Record<string, number>, key: string, amount = 1) => {
   counts[key] = (counts[key] ?? 0) + amount
 }
 
-export const make = (config: Config, context: Plugin.StepContext) =>
+export const make = (config: Config, context: Plugin.StepContext<typeof inputs>) =>
   Effect.gen(function*() {
-    const sources = yield* evaluationSources(config, context, context.inputs)
+    const sources = yield* evaluationSources(config, context, context.ports.benchmarks)
     const embedder = config.embedder === undefined
       ? undefined
       : yield* PluginRegistry.makeEmbedder(config.embedder, context, `${id} embedder`)
@@ -335,6 +339,7 @@ export const plugin = Plugin.augmenter({
   version: "1.0.0",
   description: "Drop training battles whose prompts duplicate evaluation prompts (exact, containment, embedding similarity); reports counts per source",
   config: Config,
+  inputs,
   fingerprint,
   make
 })

@@ -42,13 +42,16 @@ const layer = Layer.mergeAll(
 const run = (raw: unknown, battles: ReadonlyArray<Records.Battle>, baseDirectory: string) =>
   Effect.gen(function*() {
     const config = yield* Plugin.decodeConfig(Decontaminate.plugin)(raw)
-    const augmenter = yield* Decontaminate.plugin.make(config, {
-      stepId: "decontaminate",
-      directory: baseDirectory,
-      inputs: [],
-      runDirectory: baseDirectory,
-      baseDirectory
-    })
+    const augmenter = yield* Decontaminate.plugin.make(
+      config,
+      Plugin.stepContext(Decontaminate.plugin, {
+        stepId: "decontaminate",
+        directory: baseDirectory,
+        inputs: [],
+        runDirectory: baseDirectory,
+        baseDirectory
+      })
+    )
     return yield* augmenter.augment(Stream.fromIterable(battles))
   }).pipe(Effect.scoped, Effect.provide(layer), Effect.provideService(Progress.Reporter, Progress.silent))
 

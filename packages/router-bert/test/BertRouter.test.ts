@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ArtifactStore, Battles, PluginRegistry, Progress, type Records } from "@routellm/core"
+import { ArtifactStore, Battles, Plugin, PluginRegistry, Progress, type Records } from "@routellm/core"
 import { BertRouter, Head, Labels, OnnxSession, Tokenizer } from "@routellm/router-bert"
 import { Effect, Layer } from "effect"
 import * as Fs from "node:fs"
@@ -194,7 +194,7 @@ describe("router/bert training step on frozen ONNX-encoder features", () => {
         baseDirectory: root,
         inputs: [{ stepId: "data", uses: "dataset/test", kind: "dataset" as const, directory: datasetDirectory, value: {}, fingerprint: "x" }]
       }
-      const output = yield* BertRouter.plugin.train!(config, context)
+      const output = yield* BertRouter.plugin.train!(config, Plugin.stepContext(BertRouter.plugin, context))
       assert.strictEqual((output.summary as any).labelled, 60)
       assert.strictEqual((output.summary as any).skipped, 1)
       assert.deepStrictEqual(

@@ -5,7 +5,7 @@
  * succeeds, fails or is cancelled. The step's output names the fine-tuned
  * model, which a `router/causal` endpoint config can then use.
  */
-import { Errors, Files, Plugin } from "@routellm/core"
+import { Errors, Files, Plugin, Port } from "@routellm/core"
 import { Duration, Effect, Schema } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -34,8 +34,18 @@ const call = <A>(what: string, thunk: (signal: AbortSignal) => Promise<A>) =>
 
 const terminal = new Set(["succeeded", "failed", "cancelled"])
 
-export const run = Effect.fn("FineTune.run")(function*(config: Config, context: Plugin.StepContext) {
-  const input = context.inputs.find((candidate) => candidate.uses === TrainingData.id) ?? context.inputs[0]
+/** The output: the fine-tuned model a `router/causal` endpoint config can name. */
+export const port = Port.make({
+  id: "fine-tuned-model",
+  kind: "fine-tuned-model",
+  description: "a fine-tuned model on an OpenAI-compatible API",
+  schema: Schema.Struct({ fineTunedModel: Schema.NullOr(Schema.String), status: Schema.String, jobId: Schema.String })
+})
+
+export const inputs = { trainingSet: Port.one(TrainingData.port, { description: `the ${TrainingData.id} step whose files to upload` }) }
+
+export const run = Effect.fn("FineTune.run")(function*(config: Config, context: Plugin.StepContext<typeof inputs>) {
+  const input = context.ports.trainingSet[0]
   if (input === undefined) return yield* failure(`needs a ${TrainingData.id} step`)
   const trainPath = Path.join(input.directory, TrainingData.trainFile)
   yield* Files.requireExists(trainPath, "needs", `the step "${input.stepId}" must write ${TrainingData.trainFile} (use ${TrainingData.id})`)
@@ -99,5 +109,7 @@ export const plugin = Plugin.step({
   version: "1.0.0",
   description: "Submit causal-router training data to an OpenAI-compatible fine-tuning API and wait for the job",
   config: Config,
+  inputs,
+  output: port,
   run
 })

@@ -7,7 +7,7 @@
  * probability that the weak model is as good or better. Writes `train.jsonl`
  * and, with a validation share, `validation.jsonl` (the OpenAI fine-tuning format).
  */
-import { Battles, Errors, Files, Plugin, Random } from "@routellm/core"
+import { Battles, Errors, Files, Plugin, Port, Random } from "@routellm/core"
 import { Labels } from "@routellm/router-bert"
 import { Effect, Schema } from "effect"
 import * as Path from "node:path"
@@ -39,14 +39,24 @@ export const Config = Schema.Struct({
 }).annotate({ description: "Export battles as chat fine-tuning JSONL with the score token as the assistant's answer" })
 export type Config = typeof Config.Type
 
-export const run = Effect.fn("TrainingData.run")(function*(config: Config, context: Plugin.StepContext) {
+/** The output: fine-tuning files (train.jsonl, validation.jsonl) in the OpenAI chat format. */
+export const port = Port.make({
+  id: "causal-training-set",
+  kind: "causal-training-set",
+  description: "chat fine-tuning JSONL for the causal router (train.jsonl, validation.jsonl)",
+  schema: Schema.Struct({ trainFile: Schema.String, validationFile: Schema.NullOr(Schema.String), examples: Schema.Int })
+})
+
+export const inputs = { battles: Port.many(Port.battles, { min: 1, description: "battles to label by tier" }) }
+
+export const run = Effect.fn("TrainingData.run")(function*(config: Config, context: Plugin.StepContext<typeof inputs>) {
   for (const [outcome, score] of Object.entries(config.scores)) {
     if (score > config.scoreTokens.length) {
       return yield* new Errors.PluginError({ pluginId: id, reason: `scores.${outcome} = ${score} but there are ${config.scoreTokens.length} score tokens` })
     }
   }
   const template = yield* Template.load(config, context.baseDirectory)
-  const battles = yield* Battles.fromInputs(context.inputs)
+  const battles = yield* Battles.readAll(context.ports.battles)
   const labelled = Labels.label(battles, config)
   if (labelled.prompts.length === 0) {
     return yield* new Errors.PluginError({
@@ -88,5 +98,7 @@ export const plugin = Plugin.step({
   version: "1.0.0",
   description: "Battles -> chat fine-tuning JSONL for the causal LLM router (score token as the target)",
   config: Config,
+  inputs,
+  output: port,
   run
 })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ArtifactStore, Battles, PluginRegistry, Progress, type Records } from "@routellm/core"
+import { ArtifactStore, Battles, Plugin, PluginRegistry, Progress, type Records } from "@routellm/core"
 import { Tokenizer } from "@routellm/router-bert"
 import { CausalRouter, FineTune, Scores, Template, TrainingData } from "@routellm/router-causal"
 import { Effect, Layer, References } from "effect"
@@ -183,13 +183,16 @@ describe("fine-tuning data and the fine-tuning step", () => {
       yield* Battles.write(data, battles)
       const exportDirectory = temporary()
       const exportConfig = yield* PluginRegistry.decodeConfig(TrainingData.plugin, {}, "test")
-      const exported = yield* TrainingData.plugin.run(exportConfig, {
-        stepId: "export",
-        directory: exportDirectory,
-        runDirectory: exportDirectory,
-        baseDirectory: "/",
-        inputs: [{ stepId: "data", uses: "dataset/x", kind: "dataset", directory: data, value: {}, fingerprint: "f" }]
-      })
+      const exported = yield* TrainingData.plugin.run(
+        exportConfig,
+        Plugin.stepContext(TrainingData.plugin, {
+          stepId: "export",
+          directory: exportDirectory,
+          runDirectory: exportDirectory,
+          baseDirectory: "/",
+          inputs: [{ stepId: "data", uses: "dataset/x", kind: "dataset", directory: data, value: {}, fingerprint: "f" }]
+        })
+      )
       assert.deepStrictEqual((exported.summary as any).perScore, { "[[1]]": 1, "[[2]]": 0, "[[3]]": 0, "[[4]]": 1, "[[5]]": 1 })
       const lines = Fs.readFileSync(Path.join(exportDirectory, TrainingData.trainFile), "utf8").trim().split("\n").map((line) => JSON.parse(line))
       assert.strictEqual(lines.length, 3)
@@ -206,6 +209,7 @@ describe("fine-tuning data and the fine-tuning step", () => {
         stepId: "export",
         uses: TrainingData.id,
         kind: "step" as const,
+        port: TrainingData.port,
         directory: exportDirectory,
         value: exported.value,
         fingerprint: "g"
@@ -216,13 +220,16 @@ describe("fine-tuning data and the fine-tuning step", () => {
         suffix: "router",
         pollSeconds: 0.01
       }, "test")
-      const tuned = yield* FineTune.plugin.run(tuneConfig, {
-        stepId: "tune",
-        directory: temporary(),
-        runDirectory: "/",
-        baseDirectory: "/",
-        inputs: [exportInput]
-      })
+      const tuned = yield* FineTune.plugin.run(
+        tuneConfig,
+        Plugin.stepContext(FineTune.plugin, {
+          stepId: "tune",
+          directory: temporary(),
+          runDirectory: "/",
+          baseDirectory: "/",
+          inputs: [exportInput]
+        })
+      )
       assert.deepStrictEqual(
         { model: (tuned.value as any).fineTunedModel, polls: (tuned.value as any).polls, file: (tuned.value as any).trainingFile },
         { model: "ft:llama-3-8b:router:abc123", polls: 3, file: "file-train.jsonl-3" }
@@ -232,7 +239,10 @@ describe("fine-tuning data and the fine-tuning step", () => {
 
       const failConfig = yield* PluginRegistry.decodeConfig(FineTune.plugin, { baseUrl: standIn.baseUrl, model: "fail-me", pollSeconds: 0.01 }, "test")
       const failed = yield* Effect.flip(
-        FineTune.plugin.run(failConfig, { stepId: "tune", directory: temporary(), runDirectory: "/", baseDirectory: "/", inputs: [exportInput] })
+        FineTune.plugin.run(
+          failConfig,
+          Plugin.stepContext(FineTune.plugin, { stepId: "tune", directory: temporary(), runDirectory: "/", baseDirectory: "/", inputs: [exportInput] })
+        )
       )
       assert.include(failed.message, "failed: bad data")
     }).pipe(

@@ -14,7 +14,7 @@
  * single model and the per-prompt oracle. Writes report.json, report.md and
  * curve.svg.
  */
-import { Embedder, Errors, Files, Matrix, ModelAliases, Plugin, PluginRegistry, Random, Records } from "@routellm/core"
+import { Embedder, Errors, Files, Matrix, ModelAliases, Plugin, PluginRegistry, Port, Random, type Records } from "@routellm/core"
 import { Effect, Schema } from "effect"
 import * as Path from "node:path"
 import * as Svg from "./internal/Svg.ts"
@@ -180,30 +180,21 @@ const priceFor = (points: ReadonlyArray<{ readonly price: number; readonly quali
   return null
 }
 
-const readRows = (input: Plugin.StepInput) =>
-  Effect.gen(function*() {
-    const file = Path.join(input.directory, "outcomes.jsonl")
-    const { rows } = yield* Files.readJsonl(file, { field: `needs ${input.stepId}` })
-    const decode = Schema.decodeUnknownExit(Records.OutcomeRow)
-    const out: Array<Records.OutcomeRow> = []
-    for (const row of rows) {
-      const decoded = decode(row.value)
-      if (decoded._tag === "Failure") return yield* new Errors.InputError({ file, line: row.line, reason: "not an outcome row" })
-      out.push(decoded.value)
-    }
-    return out
-  })
+export const inputs = {
+  tables: Port.many(Port.outcomes, { min: 1, description: "outcome tables (benchmark/outcomes without split); their rows are pooled" })
+}
 
-export const run = (config: Config, context: Plugin.StepContext) =>
+export const run = (config: Config, context: Plugin.StepContext<typeof inputs>) =>
   Effect.gen(function*() {
-    const tables = context.inputs.filter((input) => input.kind === "benchmark")
+    const tables = context.ports.tables
     if (tables.length === 0) {
       return yield* new Errors.PluginError({
         pluginId: id,
         reason: "needs benchmark steps with per-prompt outcomes (benchmark/outcomes without split); their rows are pooled"
       })
     }
-    const rows = (yield* Effect.forEach(tables, readRows)).flat()
+    // The outcome port reads each table step's outcomes.jsonl.
+    const rows = (yield* Effect.forEach(tables, (table) => table.read)).flat()
     // models scored in every pooled table
     const present = Object.keys(rows[0]?.scores ?? {}).filter((model) => rows.every((row) => model in row.scores))
     const wanted = config.models ?? present
@@ -415,5 +406,7 @@ export const plugin = Plugin.step({
   version: "1.0.0",
   description: "Train MF on the training prompts of an outcome table and route its held-out prompts among N priced models",
   config: Config,
+  inputs,
+  output: Port.report,
   run
 })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ArtifactStore, Matrix, PluginRegistry, Progress, type Records } from "@routellm/core"
+import { ArtifactStore, Matrix, Plugin, PluginRegistry, Progress, type Records } from "@routellm/core"
 import { MultiModelEval } from "@routellm/router-mf"
 import { Effect, Layer } from "effect"
 import * as Fs from "node:fs/promises"
@@ -70,13 +70,16 @@ describe("eval/mf-multi-model", () => {
         patience: 0,
         sweep: 11
       }, "test")
-      const result = yield* MultiModelEval.run(config, {
-        stepId: "multi",
-        directory: output,
-        inputs: [{ stepId: "table", uses: "benchmark/outcomes", kind: "benchmark", directory: benchmark, value: null, fingerprint: "b" }],
-        runDirectory: root,
-        baseDirectory: root
-      }).pipe(
+      const result = yield* MultiModelEval.run(
+        config,
+        Plugin.stepContext(MultiModelEval.plugin, {
+          stepId: "multi",
+          directory: output,
+          inputs: [{ stepId: "table", uses: "benchmark/outcomes", kind: "benchmark", directory: benchmark, value: null, fingerprint: "b" }],
+          runDirectory: root,
+          baseDirectory: root
+        })
+      ).pipe(
         Effect.provide(Layer.mergeAll(
           ArtifactStore.ArtifactStore.layerAt(root),
           PluginRegistry.PluginRegistry.layer([MultiModelEval.plugin, HashEmbedder.hashEmbedder])

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ArtifactStore, Battles, Files, PluginRegistry, Progress, type Records, type Router } from "@routellm/core"
+import { ArtifactStore, Battles, Files, Plugin, PluginRegistry, Progress, type Records, type Router } from "@routellm/core"
 import { Checkpoint, MfRouter, MultiModel } from "@routellm/router-mf"
 import { Effect, Layer } from "effect"
 import * as Fs from "node:fs/promises"
@@ -55,13 +55,16 @@ const trainStep = (root: string, overrides: Record<string, unknown> = {}) =>
     yield* Effect.promise(() => Promise.all([Fs.mkdir(dataset, { recursive: true }), Fs.mkdir(output, { recursive: true })]))
     yield* Battles.write(dataset, battles())
     const decoded = yield* PluginRegistry.decodeConfig(MfRouter.plugin, { ...config, ...overrides }, "test")
-    const result = yield* MfRouter.plugin.train!(decoded, {
-      stepId: "mf",
-      directory: output,
-      inputs: [{ stepId: "battles", uses: "dataset/test", kind: "dataset", directory: dataset, value: null, fingerprint: "d" }],
-      runDirectory: root,
-      baseDirectory: root
-    })
+    const result = yield* MfRouter.plugin.train!(
+      decoded,
+      Plugin.stepContext(MfRouter.plugin, {
+        stepId: "mf",
+        directory: output,
+        inputs: [{ stepId: "battles", uses: "dataset/test", kind: "dataset", directory: dataset, value: null, fingerprint: "d" }],
+        runDirectory: root,
+        baseDirectory: root
+      })
+    )
     const router = yield* PluginRegistry.makeRouter({ uses: "router/mf", with: { ...config, ...overrides } }, {
       baseDirectory: root,
       trained: { stepId: "mf", uses: "router/mf", kind: "router", directory: output, value: result.value, fingerprint: "t" }

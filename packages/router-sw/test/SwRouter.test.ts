@@ -22,13 +22,16 @@ describe("router/sw plugin", () => {
       yield* Battles.write(datasetDirectory, battles)
       const config = yield* Plugin.decodeConfig(SwRouter.plugin)({ embedder: "embedder/test-hash", numTiers: 4 })
       const input: Plugin.StepInput = { stepId: "battles", uses: "dataset/x", kind: "dataset", directory: datasetDirectory, value: null, fingerprint: "f" }
-      const output = yield* SwRouter.plugin.train!(config, {
-        stepId: "train",
-        directory: trainDirectory,
-        inputs: [input],
-        runDirectory: root,
-        baseDirectory: root
-      })
+      const output = yield* SwRouter.plugin.train!(
+        config,
+        Plugin.stepContext(SwRouter.plugin, {
+          stepId: "train",
+          directory: trainDirectory,
+          inputs: [input],
+          runDirectory: root,
+          baseDirectory: root
+        })
+      )
       const summary = output.summary as { battles: number; prompts: number; strongTier: number; weakTier: number }
       assert.strictEqual(summary.battles, battles.length)
       assert.strictEqual(summary.prompts, 40)
