@@ -21,7 +21,7 @@ const pipeline = PipelineBuilder.make("built", { directory: sharedData })
   .step("golden", Datasets.OutcomeBattles.plugin, { with: { dir: ".", sources: ["train/routerbench"] } })
   .step("coin", RandomRouter.plugin, { with: { seed: 7 } })
   .step("mt-bench", Benchmarks.EvalStep.plugin, {
-    with: { benchmark: { uses: "benchmark/mt-bench", with: { dir: evalData } }, png: false },
+    with: { benchmark: { uses: "benchmark/mt-bench", with: { dir: evalData } }, baselines: [], png: false },
     needs: ["coin"]
   })
 
