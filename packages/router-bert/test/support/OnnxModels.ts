@@ -1,6 +1,6 @@
 /**
- * Tiny ONNX models with known weights, written as protobuf bytes by the tests
- * themselves (no exporter, no downloaded weights):
+ * Tiny ONNX models with known weights, written by the tests themselves with
+ * the embedders package's ONNX writer (no exporter, no downloaded weights):
  *
  * - `sequenceClassifier`: token embedding + masked mean pooling + linear layer,
  *   inputs `input_ids`/`attention_mask` [batch, tokens] (int64), output `logits` [batch, labels].
@@ -8,67 +8,38 @@
  * - `causalLanguageModel`: causal running mean of token embeddings + linear
  *   layer to the vocabulary, output `logits` [batch, tokens, vocabulary].
  */
-import * as Protobuf from "./Protobuf.ts"
+import { OnnxModel } from "@routellm/embedders"
 
-const FLOAT = 1
-const INT64 = 7
-const ATTRIBUTE_INT = 2
+// One ONNX writer for the project: the embedders package's OnnxModel.encode.
+const { float: FLOAT, int64: INT64 } = OnnxModel.DataType
 
-const tensor = (name: string, dims: ReadonlyArray<number>, data: Float32Array | BigInt64Array): Protobuf.Field[] => [
-  ...dims.map((dim) => Protobuf.int(1, dim)),
-  Protobuf.int(2, data instanceof Float32Array ? FLOAT : INT64),
-  Protobuf.string(8, name),
-  Protobuf.bytes(9, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
-]
+const tensor = (name: string, dims: ReadonlyArray<number>, data: Float32Array | BigInt64Array): OnnxModel.Initializer => ({ name, dims, data })
 
 const node = (
-  opType: string,
+  op: string,
   inputs: ReadonlyArray<string>,
   outputs: ReadonlyArray<string>,
   attributes: ReadonlyArray<{ readonly name: string; readonly int: number }> = []
-): Protobuf.Field =>
-  Protobuf.message(1, [
-    ...inputs.map((input) => Protobuf.string(1, input)),
-    ...outputs.map((output) => Protobuf.string(2, output)),
-    Protobuf.string(3, `${opType}_${outputs[0]}`),
-    Protobuf.string(4, opType),
-    ...attributes.map((attribute) => Protobuf.message(5, [Protobuf.string(1, attribute.name), Protobuf.int(3, attribute.int), Protobuf.int(20, ATTRIBUTE_INT)]))
-  ])
+): OnnxModel.Node => ({
+  op,
+  inputs,
+  outputs,
+  ...(attributes.length === 0 ? {} : { attributes: Object.fromEntries(attributes.map((attribute) => [attribute.name, attribute.int])) })
+})
 
 /** A tensor value description; string dims are symbolic (`batch`, `tokens`). */
-const valueInfo = (field: number, name: string, elementType: number, dims: ReadonlyArray<number | string>): Protobuf.Field =>
-  Protobuf.message(field, [
-    Protobuf.string(1, name),
-    Protobuf.message(2, [
-      Protobuf.message(1, [
-        Protobuf.int(1, elementType),
-        Protobuf.message(2, dims.map((dim) => Protobuf.message(1, [typeof dim === "number" ? Protobuf.int(1, dim) : Protobuf.string(2, dim)])))
-      ])
-    ])
-  ])
+const valueInfo = (name: string, type: OnnxModel.DataType, shape: ReadonlyArray<number | string>): OnnxModel.ValueInfo => ({ name, type, shape })
 
 const model = (
-  nodes: ReadonlyArray<Protobuf.Field>,
-  initializers: ReadonlyArray<Protobuf.Field[]>,
-  inputs: ReadonlyArray<Protobuf.Field>,
-  outputs: ReadonlyArray<Protobuf.Field>
-): Uint8Array =>
-  Protobuf.encode([
-    Protobuf.int(1, 8), // ir_version
-    Protobuf.string(2, "routellm-ts-tests"),
-    Protobuf.message(7, [
-      ...nodes,
-      Protobuf.string(2, "tiny"),
-      ...initializers.map((fields) => Protobuf.message(5, fields)),
-      ...inputs,
-      ...outputs
-    ]),
-    Protobuf.message(8, [Protobuf.string(1, ""), Protobuf.int(2, 13)]) // opset 13
-  ])
+  nodes: ReadonlyArray<OnnxModel.Node>,
+  initializers: ReadonlyArray<OnnxModel.Initializer>,
+  inputs: ReadonlyArray<OnnxModel.ValueInfo>,
+  outputs: ReadonlyArray<OnnxModel.ValueInfo>
+): Uint8Array => OnnxModel.encode({ name: "tiny", nodes, initializers, inputs, outputs, opset: 13 })
 
 const tokenInputs = [
-  valueInfo(11, "input_ids", INT64, ["batch", "tokens"]),
-  valueInfo(11, "attention_mask", INT64, ["batch", "tokens"])
+  valueInfo("input_ids", INT64, ["batch", "tokens"]),
+  valueInfo("attention_mask", INT64, ["batch", "tokens"])
 ]
 
 /** Nodes computing `masked` [b,t,d] (embeddings times mask) and `mask3` [b,t,1] (float mask). */
@@ -108,7 +79,7 @@ export const sequenceClassifier = (w: ClassifierWeights): Uint8Array => {
       tensor("axis_tokens", [1], BigInt64Array.of(1n))
     ],
     tokenInputs,
-    [valueInfo(12, "logits", FLOAT, ["batch", labels])]
+    [valueInfo("logits", FLOAT, ["batch", labels])]
   )
 }
 
@@ -121,7 +92,7 @@ export const encoder = (embeddings: Float32Array, dimensions: number): Uint8Arra
       tensor("axis_last", [1], BigInt64Array.of(2n))
     ],
     tokenInputs,
-    [valueInfo(12, "last_hidden_state", FLOAT, ["batch", "tokens", dimensions])]
+    [valueInfo("last_hidden_state", FLOAT, ["batch", "tokens", dimensions])]
   )
 
 export interface CausalWeights {
@@ -160,7 +131,7 @@ export const causalLanguageModel = (w: CausalWeights): Uint8Array => {
       tensor("one", [1], Float32Array.of(1))
     ],
     tokenInputs,
-    [valueInfo(12, "logits", FLOAT, ["batch", "tokens", vocabulary])]
+    [valueInfo("logits", FLOAT, ["batch", "tokens", vocabulary])]
   )
 }
 
