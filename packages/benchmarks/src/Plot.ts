@@ -34,13 +34,17 @@ export const tickLabels = (values: ReadonlyArray<number>): Array<string> => {
   return values.map((value) => value.toFixed(decimals))
 }
 
-interface Series {
+export interface Series {
   readonly label: string
   readonly color: string
   readonly points: ReadonlyArray<readonly [number, number]>
   readonly dash?: string
   readonly marker?: "dot" | "cross" | "none"
   readonly width?: number
+  /** Markers only, no connecting line (single-model points). */
+  readonly pointsOnly?: boolean
+  /** A label written beside each point. */
+  readonly labelPoints?: ReadonlyArray<string>
   /** A shaded band around the line: [x, low, high] per point (a random router's spread over seeds). */
   readonly band?: ReadonlyArray<readonly [number, number, number]>
 }
@@ -102,11 +106,18 @@ const renderPanel = (panel: Panel): string => {
   for (const series of panel.series) {
     if (series.points.length === 0) continue
     const path = series.points.map(([x, y], index) => `${index === 0 ? "M" : "L"}${number(sx(x))},${number(sy(y))}`).join(" ")
-    out.push(
-      `<path d="${path}" fill="none" stroke="${series.color}" stroke-width="${series.width ?? 2}"${
-        series.dash === undefined ? "" : ` stroke-dasharray="${series.dash}"`
-      }/>`
-    )
+    if (series.pointsOnly !== true) {
+      out.push(
+        `<path d="${path}" fill="none" stroke="${series.color}" stroke-width="${series.width ?? 2}"${
+          series.dash === undefined ? "" : ` stroke-dasharray="${series.dash}"`
+        }/>`
+      )
+    }
+    series.labelPoints?.forEach((label, index) => {
+      const point = series.points[index]
+      if (point === undefined) return
+      out.push(`<text x="${number(sx(point[0]) + 6)}" y="${number(sy(point[1]) - 6)}" font-size="10" fill="${series.color}">${escape(label)}</text>`)
+    })
     for (const [x, y] of series.marker === undefined || series.marker === "none" ? [] : series.points) {
       if (series.marker === "dot") {
         out.push(`<circle cx="${number(sx(x))}" cy="${number(sy(y))}" r="3" fill="${series.color}"/>`)
@@ -123,6 +134,54 @@ const renderPanel = (panel: Panel): string => {
   }
   out.push("</g>")
   return out.join("\n")
+}
+
+/** Round a range out by 5% on each side (the whole range when it is a point). */
+const padded = (values: ReadonlyArray<number>): readonly [number, number] => {
+  const low = Math.min(...values)
+  const high = Math.max(...values)
+  const span = high - low || Math.abs(high) || 1
+  return [low - span * 0.05, high + span * 0.05]
+}
+
+export interface Chart {
+  readonly title: string
+  readonly xLabel: string
+  readonly yLabel: string
+  readonly series: ReadonlyArray<Series>
+}
+
+/** A single-panel chart with its legend beside it: the same axes, ticks and legend as the evaluation figure. */
+export const chart = (spec: Chart): string => {
+  const points = spec.series.flatMap((series) => series.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y))
+  const series = spec.series.map((item) => ({
+    ...item,
+    marker: item.marker ?? ("dot" as const),
+    points: item.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y))
+  }))
+  const panelWidth = 660
+  const panelHeight = 480
+  const legendWidth = 50 + 7.2 * Math.max(...series.map((item) => item.label.length))
+  const width = Math.ceil(panelWidth + legendWidth)
+  const height = Math.max(40 + panelHeight, 92 + series.length * 22 + 10)
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${fontFamily}">`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    renderPanel({
+      x: 0,
+      y: 10,
+      width: panelWidth,
+      height: panelHeight,
+      title: spec.title,
+      xLabel: spec.xLabel,
+      yLabel: spec.yLabel,
+      xRange: padded(points.map(([x]) => x)),
+      yRange: padded(points.map(([, y]) => y)),
+      series
+    }),
+    legend(series, panelWidth + 10, 62),
+    "</svg>"
+  ].join("\n") + "\n"
 }
 
 const legend = (series: ReadonlyArray<Series>, x: number, y: number): string =>

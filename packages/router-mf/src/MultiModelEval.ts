@@ -14,10 +14,10 @@
  * single model and the per-prompt oracle. Writes report.json, report.md and
  * curve.svg.
  */
+import { Plot } from "@routellm/benchmarks"
 import { Embedder, Errors, Files, Matrix, ModelAliases, Plugin, PluginRegistry, Port, Random, type Records } from "@routellm/core"
 import { Effect, Schema } from "effect"
 import * as Path from "node:path"
-import * as Svg from "./internal/Svg.ts"
 import * as MfRouter from "./MfRouter.ts"
 import * as Model from "./Model.ts"
 import * as MultiModel from "./MultiModel.ts"
@@ -371,7 +371,7 @@ export const markdown = (report: Report): string => {
 }
 
 export const svg = (report: Report): string =>
-  Svg.render({
+  Plot.chart({
     title: `MF routing among ${report.models.length} models (${report.table}, ${report.testPrompts} held-out prompts)`,
     xLabel: "mean price of the chosen model",
     yLabel: "mean quality (held-out prompts)",
