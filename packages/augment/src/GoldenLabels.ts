@@ -7,12 +7,13 @@
  * model is called. Writes `outcomes.jsonl` (the outcome table) and
  * `gradings.jsonl` (responses, extracted answers) beside the battles.
  */
-import { type ArtifactStore, type Augmenter, Errors, Files, ModelAliases, Plugin, Progress, type Records } from "@routellm/core"
+import { type ArtifactStore, type Augmenter, Errors, Files, ModelAliases, Plugin, type Records } from "@routellm/core"
 import { Effect, type FileSystem, Schema, type Scope, Stream } from "effect"
 import * as Path from "node:path"
 import * as AnswerExtraction from "./AnswerExtraction.ts"
 import * as ChatClient from "./ChatClient.ts"
 import * as Sources from "./internal/Sources.ts"
+import * as WithinBudget from "./internal/WithinBudget.ts"
 import * as Outcomes from "./Outcomes.ts"
 
 export const id = "augment/golden-labels"
@@ -150,12 +151,11 @@ const fromModels = Effect.fnUntraced(function*(config: Config, questions: typeof
   const weakName = config.weakName ?? ModelAliases.canonical(weak.model)
   if (strongName === weakName) return yield* fail(`strong and weak model are both named "${strongName}"; set strongName/weakName`)
   const client = yield* ChatClient.make(config.limits)
-  const progress = yield* Progress.start("golden labels", list.length)
-  const gradings: Array<Grading | undefined> = new Array(list.length)
-  let unanswered = 0
-  yield* Effect.forEach(
+  const { results: gradings, overBudget: unanswered } = yield* WithinBudget.forEach(
+    "golden labels",
     list,
-    (question, index) =>
+    config.limits.concurrency,
+    (question) =>
       Effect.gen(function*() {
         const messages = messagesFor(template, question.prompt)
         const [strongReply, weakReply] = yield* Effect.all([client.complete(strong, messages), client.complete(weak, messages)], {
@@ -163,19 +163,14 @@ const fromModels = Effect.fnUntraced(function*(config: Config, questions: typeof
         })
         const strongGrade = AnswerExtraction.grade(strongReply.content, question.truth, questions.answerType, questions.letters)
         const weakGrade = AnswerExtraction.grade(weakReply.content, question.truth, questions.answerType, questions.letters)
-        gradings[index] = {
+        return {
           prompt: question.prompt,
           truth: question.truth,
           strong: { response: strongReply.content, extracted: strongGrade.extracted ?? null, correct: strongGrade.correct },
           weak: { response: weakReply.content, extracted: weakGrade.extracted ?? null, correct: weakGrade.correct }
         }
-      }).pipe(
-        Effect.catchTag("BudgetExhaustedError", () => Effect.sync(() => void unanswered++)),
-        Effect.tap(() => progress.advance(1))
-      ),
-    { concurrency: Math.max(2, config.limits.concurrency), discard: true }
+      })
   ).pipe(Effect.mapError((error) => fail(error.message)))
-  yield* progress.done
   const graded = gradings.filter((grading): grading is Grading => grading !== undefined)
   const outcomes: Array<Records.OutcomeRow> = graded.map((grading) => ({
     prompt: grading.prompt,

@@ -13,11 +13,12 @@
  * ("[[A]]", "[[B]]", "[[C]]" for the MT-Bench pairwise prompt); see
  * pipelines/augment-llm-judge.yaml.
  */
-import { type ArtifactStore, type Augmenter, Errors, Files, ModelAliases, Plugin, Progress, type Records } from "@routellm/core"
+import { type ArtifactStore, type Augmenter, Errors, Files, ModelAliases, Plugin, type Records } from "@routellm/core"
 import { Effect, type FileSystem, Schema, type Scope, Stream } from "effect"
 import * as Path from "node:path"
 import * as ChatClient from "./ChatClient.ts"
 import * as Sources from "./internal/Sources.ts"
+import * as WithinBudget from "./internal/WithinBudget.ts"
 
 export const id = "augment/llm-judge"
 
@@ -145,7 +146,6 @@ const run = Effect.fnUntraced(function*(config: Config, context: Plugin.StepCont
   const weakName = config.weakName ?? (config.weak === undefined ? undefined : ModelAliases.canonical(config.weak.model))
   if (strongName === undefined || weakName === undefined) return yield* fail("set strongName and weakName (the names used in the battles)")
   const client = yield* ChatClient.make(config.limits)
-  const progress = yield* Progress.start("llm judge", items.length)
 
   const respond = (endpoint: ChatClient.Endpoint | undefined, recorded: string | undefined, prompt: string) =>
     recorded !== undefined
@@ -171,11 +171,11 @@ const run = Effect.fnUntraced(function*(config: Config, context: Plugin.StepCont
     return loop(0, messages)
   }
 
-  const judgements: Array<Judgement | undefined> = new Array(items.length)
-  let notJudged = 0
-  yield* Effect.forEach(
+  const { results: judgements, overBudget: notJudged } = yield* WithinBudget.forEach(
+    "llm judge",
     items,
-    (item, index) =>
+    config.limits.concurrency,
+    (item) =>
       Effect.gen(function*() {
         const [strongAnswer, weakAnswer] = yield* Effect.all([
           respond(config.strong, item.strongResponse, item.prompt),
@@ -188,20 +188,15 @@ const run = Effect.fnUntraced(function*(config: Config, context: Plugin.StepCont
         const winner = first.position === undefined || second.position === undefined
           ? null
           : combine(toPreference(first.position, true), toPreference(second.position, false))
-        judgements[index] = {
+        return {
           prompt: item.prompt,
           strongFirst: first.position ?? null,
           weakFirst: second.position ?? null,
           winner,
           attempts: first.attempts + second.attempts
         }
-      }).pipe(
-        Effect.catchTag("BudgetExhaustedError", () => Effect.sync(() => void notJudged++)),
-        Effect.tap(() => progress.advance(1))
-      ),
-    { concurrency: Math.max(2, config.limits.concurrency), discard: true }
+      })
   ).pipe(Effect.mapError((error) => fail(error.message)))
-  yield* progress.done
 
   const done = judgements.filter((judgement): judgement is Judgement => judgement !== undefined)
   const parsed = done.filter((judgement) => judgement.winner !== null)
