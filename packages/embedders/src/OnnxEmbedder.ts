@@ -10,7 +10,8 @@ import { Errors, Files, Hash, Matrix, Plugin } from "@routellm/core"
 import type { EmbedderShape } from "@routellm/core/Embedder"
 import { Effect, Schema } from "effect"
 import * as Path from "node:path"
-import * as ort from "onnxruntime-node"
+import type * as OrtTypes from "onnxruntime-node"
+import * as Ort from "./internal/Ort.ts"
 
 export const id = "embedder/onnx"
 
@@ -118,6 +119,7 @@ export const make = Effect.fn("OnnxEmbedder.make")(function*(config: Config, con
     try: () => makeTokenizer(JSON.parse(tokenizerText) as object, tokenizerConfig, config.maxLength),
     catch: fail(`cannot build the tokenizer from ${tokenizerPath}`)
   })
+  const ort = yield* Effect.promise(Ort.load)
   const session = yield* Effect.acquireRelease(
     Effect.tryPromise({
       try: () =>
@@ -164,7 +166,7 @@ export const make = Effect.fn("OnnxEmbedder.make")(function*(config: Config, con
       ids.set(sequence, row * length)
       mask.fill(1, row * length, row * length + sequence.length)
     })
-    const feeds: Record<string, ort.Tensor> = {
+    const feeds: Record<string, OrtTypes.Tensor> = {
       [config.inputIds]: tensor(config.inputIds, ids, rows, length),
       [config.attentionMask]: tensor(config.attentionMask, mask, rows, length)
     }

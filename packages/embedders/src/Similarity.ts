@@ -5,7 +5,7 @@
  * core's JavaScript product.
  */
 import { Matrix } from "@routellm/core"
-import * as ort from "onnxruntime-node"
+import * as Ort from "./internal/Ort.ts"
 import * as OnnxModel from "./OnnxModel.ts"
 
 export interface Engine {
@@ -34,6 +34,7 @@ export const onnx = async (prompts: Matrix.Matrix, threads = 0): Promise<Engine>
     inputs: [{ name: "queries", type: OnnxModel.DataType.float, shape: ["n", prompts.columns] }],
     outputs: [{ name: "similarities", type: OnnxModel.DataType.float, shape: ["n", prompts.rows] }]
   })
+  const ort = await Ort.load()
   const session = await ort.InferenceSession.create(bytes, {
     graphOptimizationLevel: "all",
     logSeverityLevel: 3,

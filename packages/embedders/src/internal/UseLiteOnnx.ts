@@ -3,9 +3,8 @@
  * session per worker thread (onnxruntime-node runs a session on the calling
  * thread, so more cores need more threads), or by one session in-process.
  */
-import * as ort from "onnxruntime-node"
 import * as OnnxModel from "../OnnxModel.ts"
-import * as OnnxWorkerPool from "./OnnxWorkerPool.ts"
+import * as Ort from "./Ort.ts"
 import type { SequenceRunner } from "./SequenceRunner.ts"
 import type { ModelFiles } from "./UseLiteFiles.ts"
 import * as UseLiteGraph from "./UseLiteGraph.ts"
@@ -13,7 +12,7 @@ import * as UseLiteGraph from "./UseLiteGraph.ts"
 const dimensions = 512
 
 /** Pad sequences into (ids, mask) tensors of shape [rows, longest]. */
-export const padBatch = (sequences: ReadonlyArray<ReadonlyArray<number>>) => {
+export const padBatch = (ort: Ort.Ort, sequences: ReadonlyArray<ReadonlyArray<number>>) => {
   const length = Math.max(1, ...sequences.map((sequence) => sequence.length))
   const ids = new BigInt64Array(sequences.length * length)
   const mask = new Float32Array(sequences.length * length)
@@ -40,10 +39,13 @@ export const make = async (
   }
 ): Promise<SequenceRunner> => {
   const model = OnnxModel.encode(UseLiteGraph.build(files, { precision: options.precision ?? "float32" }))
+  const ort = await Ort.load()
   if ((options.workers ?? 0) > 0) {
+    // The pool (piscina) loads only when workers are asked for.
+    const OnnxWorkerPool = await import("./OnnxWorkerPool.ts")
     const pool = await OnnxWorkerPool.make(model, options.workers!)
     const run = async (sequences: ReadonlyArray<ReadonlyArray<number>>) => {
-      const { ids, mask } = padBatch(sequences)
+      const { ids, mask } = padBatch(ort, sequences)
       const data = await pool.run({
         ids: { type: "int64", data: ids.data as BigInt64Array, dims: ids.dims },
         mask: { type: "float32", data: mask.data as Float32Array, dims: mask.dims }
@@ -73,7 +75,7 @@ export const make = async (
   const run = async (sequences: ReadonlyArray<ReadonlyArray<number>>) => {
     await acquire()
     try {
-      const output = await session.run(padBatch(sequences))
+      const output = await session.run(padBatch(ort, sequences))
       const data = output["embedding"]!.data as Float32Array
       if (data.length !== sequences.length * dimensions) throw new Error(`onnxruntime returned ${data.length} values`)
       return data
