@@ -74,6 +74,13 @@ export const Config = Schema.Struct({
   weakModels: Schema.Array(Schema.String).pipe(withDefault(["mixtral-8x7b-instruct-v0.1"])).annotate({
     description: "Training: models of the weak tier; * = every model not in strongModels"
   }),
+  pairs: Schema.Literals(["tiers", "ratings"]).pipe(withDefault("tiers")).annotate({
+    description:
+      "Training: which battles teach the head. tiers: strongModels against weakModels (RouteLLM); ratings: every battle, the side with the higher win rate in its source as the strong side (learns how much a stronger model gains on a prompt)"
+  }),
+  minimumRatingGap: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 })).pipe(withDefault(0.05)).annotate({
+    description: "pairs: ratings, battles between models whose win rates differ by less than this are left out"
+  }),
   training: TrainingConfig.pipe(withDefault({}))
 }).annotate({ description: "BERT-style sequence classifier router (ONNX model, or a head trained on frozen features)" })
 export type Config = typeof Config.Type
@@ -255,7 +262,10 @@ const labelNames = ["strong_wins", "tie", "weak_wins"]
  */
 export const train = Effect.fn("BertRouter.train")(function*(config: Config, context: Plugin.StepContext) {
   const battles = yield* Battles.fromInputs(context.inputs)
-  const labelled = Labels.label(battles, config)
+  const labelled = Labels.labelBattles(
+    battles,
+    config.pairs === "tiers" ? { kind: "tiers", tiers: config } : { kind: "ratings", minimumGap: config.minimumRatingGap }
+  )
   if (labelled.prompts.length === 0) {
     const models = [...new Set(battles.flatMap((battle) => [battle.model_a, battle.model_b]))].slice(0, 12)
     return yield* new Errors.PluginError({
@@ -264,6 +274,7 @@ export const train = Effect.fn("BertRouter.train")(function*(config: Config, con
         `[${config.weakModels.join(", ")}]; models seen include: ${models.join(", ")}`
     })
   }
+  const rows = Labels.perPrompt(labelled)
   yield* Files.writeJsonl(
     Path.join(context.directory, trainingSetFile),
     labelled.prompts.map((text, index) => ({ text, label: labelled.labels[index] }))
@@ -276,6 +287,7 @@ export const train = Effect.fn("BertRouter.train")(function*(config: Config, con
   const summary = {
     battles: battles.length,
     labelled: labelled.prompts.length,
+    trainingRows: rows.prompts.length,
     skipped: labelled.skipped,
     strongWins: labelled.counts[0],
     ties: labelled.counts[1],
@@ -285,15 +297,15 @@ export const train = Effect.fn("BertRouter.train")(function*(config: Config, con
   if (embedder === undefined) {
     return { value: { head: null, trainingSet: trainingSetFile, ...summary }, summary }
   }
-  const features = yield* Embedder.embedAll(embedder, labelled.prompts, { label: `${id}: features (${embedder.id})` })
+  const features = yield* Embedder.embedAll(embedder, rows.prompts, { label: `${id}: features (${embedder.id})` })
   // Validation holds out whole prompts: one prompt is often labelled by many battles.
   const promptIds = new Map<string, number>()
-  const groups = Int32Array.from(labelled.prompts, (prompt) => {
+  const groups = Int32Array.from(rows.prompts, (prompt) => {
     let group = promptIds.get(prompt)
     if (group === undefined) promptIds.set(prompt, group = promptIds.size)
     return group
   })
-  const result = Head.train(features, labelled.labels, labelled.weights, { labels: 3, ...config.training }, groups)
+  const result = Head.train(features, rows.labels, rows.weights, { labels: 3, ...config.training }, groups)
   const best = result.history[result.bestEpoch - 1]
   const stored: StoredHead = {
     format: "routellm-ts/bert-head@1",

@@ -52,8 +52,72 @@ export const labelOf = (tiers: Tiers) => {
   }
 }
 
-export const label = (battles: ReadonlyArray<Records.Battle>, tiers: Tiers): Labelled => {
-  const labelBattle = labelOf(tiers)
+/**
+ * Label by ratings instead of fixed tiers: in every battle the model with the
+ * higher win rate in that battle's source (against all its opponents there)
+ * plays the strong side, when the two rates differ by at least `minimumGap`.
+ * The head then learns how much a stronger model gains on a prompt, from every
+ * source and model pair, not only from the battles of two named models.
+ */
+export const ratingsLabelOf = (battles: ReadonlyArray<Records.Battle>, minimumGap: number) => {
+  const wins = new Map<string, number>()
+  const games = new Map<string, number>()
+  const key = (battle: Records.Battle, model: string) => `${battle.source ?? ""}\u0000${ModelAliases.canonical(model)}`
+  for (const battle of battles) {
+    const weight = battle.weight ?? 1
+    const scoreA = battle.winner === "model_a" ? 1 : battle.winner === "tie" ? 0.5 : 0
+    for (const [model, score] of [[battle.model_a, scoreA], [battle.model_b, 1 - scoreA]] as const) {
+      const k = key(battle, model)
+      wins.set(k, (wins.get(k) ?? 0) + weight * score)
+      games.set(k, (games.get(k) ?? 0) + weight)
+    }
+  }
+  const rate = (battle: Records.Battle, model: string) => {
+    const k = key(battle, model)
+    return (wins.get(k) ?? 0) / Math.max(games.get(k) ?? 0, 1e-12)
+  }
+  return (battle: Records.Battle): number | undefined => {
+    const gap = rate(battle, battle.model_a) - rate(battle, battle.model_b)
+    if (Math.abs(gap) < minimumGap || ModelAliases.canonical(battle.model_a) === ModelAliases.canonical(battle.model_b)) return undefined
+    if (battle.winner === "tie") return TIE
+    return (battle.winner === "model_a") === gap > 0 ? STRONG_WINS : WEAK_WINS
+  }
+}
+
+export type Pairs = { readonly kind: "tiers"; readonly tiers: Tiers } | { readonly kind: "ratings"; readonly minimumGap: number }
+
+/** Label every battle (one row per battle, as Hugging Face trainers read them). */
+export const labelBattles = (battles: ReadonlyArray<Records.Battle>, pairs: Pairs): Labelled =>
+  pairs.kind === "tiers" ? label(battles, pairs.tiers) : labelWith(battles, ratingsLabelOf(battles, pairs.minimumGap))
+
+/**
+ * Sum labelled rows per distinct prompt and label: a prompt judged in 130
+ * battles becomes one to three weighted rows, so features are computed and the
+ * head trained once per prompt, not once per battle (the same loss).
+ */
+export const perPrompt = (labelled: Labelled): Labelled => {
+  const rows = new Map<string, number>()
+  const prompts: Array<string> = []
+  const labels: Array<number> = []
+  const weights: Array<number> = []
+  labelled.prompts.forEach((prompt, index) => {
+    const value = labelled.labels[index]!
+    const key = `${value}\u0000${prompt}`
+    let row = rows.get(key)
+    if (row === undefined) {
+      rows.set(key, row = prompts.length)
+      prompts.push(prompt)
+      labels.push(value)
+      weights.push(0)
+    }
+    weights[row]! += labelled.weights[index]!
+  })
+  return { prompts, labels: Uint8Array.from(labels), weights: Float32Array.from(weights), counts: labelled.counts, skipped: labelled.skipped }
+}
+
+export const label = (battles: ReadonlyArray<Records.Battle>, tiers: Tiers): Labelled => labelWith(battles, labelOf(tiers))
+
+const labelWith = (battles: ReadonlyArray<Records.Battle>, labelBattle: (battle: Records.Battle) => number | undefined): Labelled => {
   const prompts: Array<string> = []
   const labels: Array<number> = []
   const weights: Array<number> = []

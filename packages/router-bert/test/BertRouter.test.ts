@@ -109,6 +109,30 @@ describe("battle labels", () => {
     const everyone = Labels.label(battles, { strongModels: ["gpt-4-1106-preview"], weakModels: ["*"] })
     assert.deepStrictEqual(everyone.prompts, ["a", "b", "c", "d"])
   })
+
+  it("labels by win rates within each source, and sums rows per prompt and label", () => {
+    // Source s1: x wins 3 of 4 (rate 0.75), y 1 of 4 (0.25). Source s2 reverses them (y is the stronger there).
+    const battles: Array<Records.Battle> = [
+      { prompt: "p", model_a: "x", model_b: "y", winner: "model_a", source: "s1" },
+      { prompt: "p", model_a: "y", model_b: "x", winner: "model_b", source: "s1" },
+      { prompt: "q", model_a: "x", model_b: "y", winner: "model_a", source: "s1" },
+      { prompt: "q", model_a: "x", model_b: "y", winner: "model_b", source: "s1", weight: 1 },
+      { prompt: "r", model_a: "x", model_b: "y", winner: "model_b", source: "s2" },
+      { prompt: "r", model_a: "x", model_b: "y", winner: "tie", source: "s2", weight: 0 },
+      // x against itself carries no label
+      { prompt: "r", model_a: "x", model_b: "x", winner: "model_a", source: "s2" }
+    ]
+    const labelled = Labels.labelBattles(battles, { kind: "ratings", minimumGap: 0.1 })
+    assert.deepStrictEqual(labelled.prompts, ["p", "p", "q", "q", "r"])
+    assert.deepStrictEqual([...labelled.labels], [Labels.STRONG_WINS, Labels.STRONG_WINS, Labels.STRONG_WINS, Labels.WEAK_WINS, Labels.STRONG_WINS])
+    assert.strictEqual(labelled.skipped, 2)
+    const rows = Labels.perPrompt(labelled)
+    assert.deepStrictEqual(rows.prompts, ["p", "q", "q", "r"])
+    assert.deepStrictEqual([...rows.labels], [Labels.STRONG_WINS, Labels.STRONG_WINS, Labels.WEAK_WINS, Labels.STRONG_WINS])
+    assert.deepStrictEqual([...rows.weights], [2, 1, 1, 1])
+    // A gap above every rate difference leaves nothing.
+    assert.strictEqual(Labels.labelBattles(battles, { kind: "ratings", minimumGap: 0.9 }).prompts.length, 0)
+  })
 })
 
 describe("softmax-regression head", () => {
