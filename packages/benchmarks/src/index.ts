@@ -1,9 +1,11 @@
 /**
- * @routellm/benchmarks: the RouteLLM evaluation sets and any outcome table as
- * benchmarks, the paper's routing metrics (CPT, AUC, APGR) and more,
- * threshold calibration, and reports (table, JSON, Markdown, SVG/PNG plots).
+ * @routellm/benchmarks: the RouteLLM evaluation sets, any outcome table and
+ * AlpacaEval's judge preferences as benchmarks, the paper's routing metrics
+ * (CPT, AUC, APGR) and more, threshold calibration, and reports (table, JSON,
+ * Markdown, SVG/PNG plots).
  */
 import type { Plugin } from "@routellm/core"
+import * as AlpacaEval from "./AlpacaEval.ts"
 import * as CalibrateStep from "./CalibrateStep.ts"
 import * as EvalStep from "./EvalStep.ts"
 import * as Gsm8k from "./Gsm8k.ts"
@@ -12,6 +14,7 @@ import * as MtBench from "./MtBench.ts"
 import * as OracleRouter from "./OracleRouter.ts"
 import * as Outcomes from "./Outcomes.ts"
 
+export * as AlpacaEval from "./AlpacaEval.ts"
 export * as ApgrMetric from "./ApgrMetric.ts"
 export * as Benchmarks from "./Benchmarks.ts"
 export * as CalibrateStep from "./CalibrateStep.ts"
@@ -35,6 +38,7 @@ export const plugins: ReadonlyArray<Plugin.Any> = [
   Mmlu.plugin,
   Gsm8k.plugin,
   Outcomes.plugin,
+  AlpacaEval.plugin,
   OracleRouter.plugin,
   EvalStep.plugin,
   CalibrateStep.plugin
