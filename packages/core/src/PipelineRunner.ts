@@ -402,6 +402,9 @@ export const run = Effect.fn("PipelineRunner.run")(function*(
           cached = false
           log(`[${step.id}] done in ${((Date.now() - started) / 1000).toFixed(1)}s`)
         }
+        // A step's warnings (text cut by an embedder, a pair it could not rate) are shown as well as kept in the manifest.
+        const warnings = (stored.summary as { readonly warnings?: unknown } | undefined)?.warnings
+        if (Array.isArray(warnings)) { for (const warning of warnings) log(`[${step.id}] warning: ${String(warning)}`) }
         const link = Path.join(runDirectory, "steps", step.id)
         yield* Files.replaceSymlink(directory, link).pipe(Effect.mapError(fail))
         manifest.steps.push({

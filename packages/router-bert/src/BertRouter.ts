@@ -298,6 +298,7 @@ export const train = Effect.fn("BertRouter.train")(function*(config: Config, con
     return { value: { head: null, trainingSet: trainingSetFile, ...summary }, summary }
   }
   const features = yield* Embedder.embedAll(embedder, rows.prompts, { label: `${id}: features (${embedder.id})` })
+  const cut = yield* Embedder.coverageWarning(embedder, rows.prompts)
   // Validation holds out whole prompts: one prompt is often labelled by many battles.
   const promptIds = new Map<string, number>()
   const groups = Int32Array.from(rows.prompts, (prompt) => {
@@ -321,14 +322,15 @@ export const train = Effect.fn("BertRouter.train")(function*(config: Config, con
     validationRows: result.validationRows,
     bestEpoch: result.bestEpoch,
     validationLoss: best?.validationLoss ?? null,
-    validationAccuracy: best?.validationAccuracy ?? null
+    validationAccuracy: best?.validationAccuracy ?? null,
+    ...(cut === undefined ? {} : { warnings: [cut] })
   }
   return { value: { head: headFile, trainingSet: trainingSetFile, history: result.history, ...trained }, summary: trained }
 })
 
 export const plugin = Plugin.router({
   id,
-  version: "1.1.0",
+  version: "1.2.0",
   description: "BERT-style classifier router: an ONNX sequence classifier, or a head trained on frozen features from battles",
   config: Config,
   make,

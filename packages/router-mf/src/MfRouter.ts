@@ -101,6 +101,7 @@ const train = (config: Config, context: Plugin.StepContext) =>
       label: `${id}: embedding ${prepared.prompts.length} training prompts`
     })
     const embedded = Date.now()
+    const cut = yield* Embedder.coverageWarning(embedder, prepared.prompts)
     const result = yield* Training.train(prepared.modelIds, prepared.examples, embeddings, trainingOptions(config))
     const best = result.history[result.bestEpoch - 1]!
     const summary = {
@@ -122,7 +123,8 @@ const train = (config: Config, context: Plugin.StepContext) =>
       trainingSeconds: result.seconds,
       battlesPerSecondPerEpoch: Math.round(result.battlesPerSecond),
       strongModelKnown: ModelAliases.find(prepared.modelIds, config.strongModel) !== undefined,
-      weakModelKnown: ModelAliases.find(prepared.modelIds, config.weakModel) !== undefined
+      weakModelKnown: ModelAliases.find(prepared.modelIds, config.weakModel) !== undefined,
+      ...(cut === undefined ? {} : { warnings: [cut] })
     }
     yield* Checkpoint.write(context.directory, result.parameters, embedderInfo(embedder), {
       ...summary,
@@ -225,7 +227,7 @@ const make = (config: Config, context: Plugin.RouterContext) =>
 
 export const plugin = Plugin.router({
   id,
-  version: "1.0.0",
+  version: "1.1.0",
   description: "Matrix factorization router (RouteLLM mf): trains on battle datasets, routes 2 or N models, loads RouteLLM's checkpoint",
   config: Config,
   make,

@@ -114,8 +114,10 @@ const train = (config: Config, context: Plugin.StepContext) =>
     const embeddings = yield* Embedder.embedAll(embedder, prompts, { label: `${id}: embedding ${prompts.length} training prompts` })
     const embedded = Date.now()
     const state = SimilarityWeighted.build(battles, embeddings, { numTiers: config.numTiers, regularization: config.regularization })
+    // The configured pair need not be in the battles: an evaluation may route another pair the state rates.
     const found = players(state, config)
-    if ("reason" in found) return yield* new Errors.PluginError({ pluginId: id, reason: found.reason })
+    const cut = yield* Embedder.coverageWarning(embedder, prompts)
+    const warnings = [...("reason" in found ? [`configured pair: ${found.reason}`] : []), ...(cut === undefined ? [] : [cut])]
     yield* TrainedState.write(
       context.directory,
       state,
@@ -129,13 +131,14 @@ const train = (config: Config, context: Plugin.StepContext) =>
       prompts: prompts.length,
       models: state.models.length,
       tiers: tierSummary(state),
-      strongTier: state.tiers[found.strongPlayer]!,
-      weakTier: state.tiers[found.weakPlayer]!,
+      strongTier: "reason" in found ? null : state.tiers[found.strongPlayer]!,
+      weakTier: "reason" in found ? null : state.tiers[found.weakPlayer]!,
       ...(strong === undefined ? {} : { strongRating: strong.rating }),
       ...(weak === undefined ? {} : { weakRating: weak.rating }),
       embedder: embedder.id,
       embeddingSeconds: (embedded - started) / 1000,
-      fitSeconds: (Date.now() - embedded) / 1000
+      fitSeconds: (Date.now() - embedded) / 1000,
+      ...(warnings.length === 0 ? {} : { warnings })
     }
     return {
       value: { router: id, ...summary, tiers: undefined, ratings: state.models },
@@ -218,7 +221,7 @@ const make = (config: Config, context: Plugin.RouterContext) =>
 
 export const plugin = Plugin.router({
   id,
-  version: "1.0.0",
+  version: "1.1.0",
   description: "Similarity-weighted Bradley-Terry ranking router (RouteLLM sw_ranking), trained on battle datasets",
   config: Config,
   make,
