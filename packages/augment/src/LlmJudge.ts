@@ -121,7 +121,8 @@ const loadItems = Effect.fnUntraced(function*(config: Config, context: Plugin.St
         items.push({ prompt: item.prompt })
       }
     }
-    return { items, input: battles }
+    // Records that carry no preference (weight 0: prompts to be judged, as dataset/traffic-log writes them) are not passed on.
+    return { items, input: battles.filter((battle) => battle.weight !== 0) }
   }
   const set = config.prompts
   const rows = yield* Sources.read(Sources.resolvePath(context.baseDirectory, set.path), "prompts.path")

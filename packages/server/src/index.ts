@@ -3,6 +3,7 @@
  * and the in-process client (`new RouteLLM({ config })`).
  */
 import type { Plugin } from "@routellm/core"
+import * as Traffic from "./Traffic.ts"
 
 export * as ApiError from "./ApiError.ts"
 export * as Client from "./Client.ts"
@@ -14,7 +15,8 @@ export * as Governor from "./Governor.ts"
 export * as Metrics from "./Metrics.ts"
 export * as Routing from "./Routing.ts"
 export * as Server from "./Server.ts"
+export * as Traffic from "./Traffic.ts"
 export * as Upstream from "./Upstream.ts"
 
-/** The server contributes no plugins; it uses the routers the registry holds. */
-export const plugins: ReadonlyArray<Plugin.Any> = []
+/** The plugins that learn from the server's decision log (pipelines/from-traffic.yaml). */
+export const plugins: ReadonlyArray<Plugin.Any> = Traffic.plugins
