@@ -1,14 +1,22 @@
 /**
- * Load benchmark of the routing server: N chat completions at concurrency C
- * sent through the router (model router-random-0.5) to a local upstream
- * stand-in, against the same requests sent straight to the upstream in the
- * same run. The upstream and the router each run in their own process, as in
- * a deployment; this process only generates load.
+ * Overhead of the routing server, side by side with direct calls in the same
+ * run: every scenario sends the same chat completions straight to a local
+ * upstream stand-in and through the router to it, and reports the latency
+ * both ways, the router's added latency, and the router process's CPU time
+ * per request. The upstream, the router and this load generator each run in
+ * their own process, as in a deployment; connections are opened (warm-up)
+ * before measuring. Each scenario runs `--runs` times and the medians are
+ * printed, since the machine is shared.
  *
- *   node --import tsx bench/server.ts [--requests 2000] [--concurrency 32] [--stream]
+ *   node --conditions=source --import tsx bench/server.ts [--runs 3] [--quick] [--only name,...] [--profile DIR]
  *
- * Prints throughput, p50/p99 latency of each path, the added p50/p99 latency
- * and the error count, which must be 0 (the exit code is 1 otherwise).
+ * Scenarios (targets of issue #13):
+ *   c1          router/random, concurrency 1: added p50 < 1 ms
+ *   c256        router/random, concurrency 256: router p99 <= 1.5 x direct p99
+ *   stream      router/random, streaming, concurrency 32: time to first byte
+ *   embedding   a USE-lite embedding router, concurrency 1 and 32: CPU per request
+ *
+ * Exit code 1 when any request failed.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
@@ -16,12 +24,13 @@ import { parseArgs } from "node:util"
 
 const { values } = parseArgs({
   options: {
-    requests: { type: "string", default: "2000" },
-    concurrency: { type: "string", default: "32" },
-    stream: { type: "boolean", default: false },
+    runs: { type: "string", default: "3" },
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
     profile: { type: "string" },
     role: { type: "string" },
-    upstream: { type: "string" }
+    upstream: { type: "string" },
+    router: { type: "string" }
   }
 })
 
@@ -36,15 +45,19 @@ const startChild = (args: ReadonlyArray<string>, environment: NodeJS.ProcessEnv 
       stdio: ["pipe", "pipe", "inherit"]
     })
     let output = ""
-    child.stdout!.on("data", (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       output += chunk.toString()
       const match = /URL (\S+)/.exec(output)
-      if (match !== null) resolve({ child, url: match[1]! })
-    })
+      if (match !== null) {
+        child.stdout!.off("data", onData)
+        resolve({ child, url: match[1]! })
+      }
+    }
+    child.stdout!.on("data", onData)
     child.on("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}`)))
   })
 
-/** Children report their CPU time on SIGUSR2: a per-request cost that a busy machine does not distort as much as latency. */
+/** Children report their CPU time on SIGUSR2: a per-request cost that a busy machine distorts less than latency. */
 const reportCpu = () => {
   process.on("SIGUSR2", () => {
     const usage = process.cpuUsage()
@@ -74,12 +87,14 @@ const runUpstream = async () => {
   console.log(`URL ${upstream.baseURL}`)
 }
 
-const runRouter = async (upstreamURL: string) => {
+const runRouter = async (upstreamURL: string, kind: string) => {
   // Exit normally on a signal so `node --cpu-prof` can write its profile.
   process.on("SIGINT", () => process.exit(0))
   reportCpu()
-  const { ArtifactStore, PluginRegistry, RandomRouter } = await import("@routellm/core")
+  const { ArtifactStore, PluginRegistry } = await import("@routellm/core")
   const { Config, Metrics, Routing, Server } = await import("@routellm/server")
+  const TestRouter = await import("../packages/server/test/support/TestRouter.ts")
+  const embedders = kind === "embedding" ? (await import("@routellm/embedders")).plugins : []
   const { Context, Effect, Layer, References } = await import("effect")
   const Os = await import("node:os")
   const Path = await import("node:path")
@@ -87,17 +102,21 @@ const runRouter = async (upstreamURL: string) => {
     const config = yield* Config.decode({
       strong: "strong-model",
       weak: "weak-model",
-      routers: { random: { uses: "router/random", with: { seed: 0 } } },
+      routers: {
+        random: { uses: "router/random", with: { seed: 0 } },
+        ...(kind === "embedding" ? { embedding: { uses: "test/embedding", with: { embedder: "embedder/use-lite" } } } : {})
+      },
       upstreams: {
         "strong-model": { baseURL: upstreamURL, apiKeyEnv: "BENCH_KEY", model: "upstream/strong" },
         "weak-model": { baseURL: upstreamURL, apiKeyEnv: "BENCH_KEY", model: "upstream/weak" }
-      }
+      },
+      requestLog: false
     })
     const context = yield* Layer.build(
       Server.Server.layer({ port: 0, host: "127.0.0.1" }).pipe(
         Layer.provide(Layer.mergeAll(Routing.Routing.layer(config, process.cwd()), Metrics.Metrics.layer)),
         Layer.provide(Layer.mergeAll(
-          PluginRegistry.PluginRegistry.layer([RandomRouter.plugin]),
+          PluginRegistry.PluginRegistry.layer([...TestRouter.plugins, TestRouter.embeddingPlugin, ...embedders]),
           ArtifactStore.ArtifactStore.layerAt(Path.join(Os.tmpdir(), "routellm-bench-cache"))
         ))
       )
@@ -113,13 +132,17 @@ const quantile = (sorted: Float64Array, q: number) => sorted[Math.min(sorted.len
 
 interface Result {
   readonly seconds: number
+  /** Until the last byte, sorted. */
   readonly latencies: Float64Array
+  /** Until the first byte of the body, sorted. */
+  readonly firstBytes: Float64Array
   readonly errors: number
 }
 
-/** `requests` chat completions at `concurrency`; latency is until the last byte of the answer. */
-const load = async (baseURL: string, model: string, requests: number, concurrency: number, stream: boolean): Promise<Result> => {
+/** `requests` chat completions at `concurrency`; each prompt is distinct, as in real traffic. */
+const load = async (baseURL: string, model: string, requests: number, concurrency: number, stream: boolean, offset: number): Promise<Result> => {
   const latencies = new Float64Array(requests)
+  const firstBytes = new Float64Array(requests)
   let next = 0
   let errors = 0
   const started = performance.now()
@@ -130,9 +153,15 @@ const load = async (baseURL: string, model: string, requests: number, concurrenc
         const response = await fetch(`${baseURL}/chat/completions`, {
           method: "POST",
           headers: { "content-type": "application/json", authorization: "Bearer unused" },
-          body: JSON.stringify({ model, stream, messages: [{ role: "user", content: `question ${index}: what is ${index} squared?` }] })
+          body: JSON.stringify({ model, stream, messages: [{ role: "user", content: `question ${offset + index}: what is ${index} squared?` }] })
         })
-        const text = await response.text()
+        const reader = response.body!.getReader()
+        const decoder = new TextDecoder()
+        let text = ""
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+          if (text === "") firstBytes[index] = (performance.now() - begin) / 1000
+          text += decoder.decode(chunk.value, { stream: true })
+        }
         if (response.status !== 200 || (stream ? !text.endsWith("data: [DONE]\n\n") : !text.includes("upstream-t15"))) {
           if (errors++ === 0) console.error(`first error: ${response.status} ${text.slice(0, 300)}`)
         }
@@ -143,55 +172,109 @@ const load = async (baseURL: string, model: string, requests: number, concurrenc
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
-  return { seconds: (performance.now() - started) / 1000, latencies: latencies.sort(), errors }
+  return { seconds: (performance.now() - started) / 1000, latencies: latencies.sort(), firstBytes: firstBytes.sort(), errors }
+}
+
+interface Scenario {
+  readonly name: string
+  readonly router: "random" | "embedding"
+  readonly concurrency: number
+  readonly requests: number
+  readonly stream: boolean
+}
+
+interface Measured {
+  readonly direct: Result
+  readonly routed: Result
+  /** CPU seconds of the router process per request. */
+  readonly routerCpu: number
+  readonly upstreamCpu: number
+}
+
+const median = (values: ReadonlyArray<number>) => {
+  const sorted = [...values].sort((left, right) => left - right)
+  return sorted[Math.floor((sorted.length - 1) / 2)]!
 }
 
 const main = async () => {
-  const requests = Number(values.requests)
-  const concurrency = Number(values.concurrency)
-  const stream = values.stream === true
+  const runs = Math.max(1, Number(values.runs))
+  const scale = values.quick ? 0.25 : 1
+  const scenarios: ReadonlyArray<Scenario> = [
+    { name: "c1", router: "random", concurrency: 1, requests: Math.round(2000 * scale), stream: false },
+    { name: "c256", router: "random", concurrency: 256, requests: Math.round(6000 * scale), stream: false },
+    { name: "stream", router: "random", concurrency: 32, requests: Math.round(3000 * scale), stream: true },
+    { name: "embedding-c1", router: "embedding", concurrency: 1, requests: Math.round(1000 * scale), stream: false },
+    { name: "embedding-c32", router: "embedding", concurrency: 32, requests: Math.round(2000 * scale), stream: false }
+  ]
+  const only = values.only?.split(",")
+  const chosen = scenarios.filter((scenario) => only === undefined || only.some((name) => scenario.name.startsWith(name)))
   const upstream = await startChild(["--role", "upstream"])
-  const router = await startChild(
-    ["--role", "router", "--upstream", upstream.url],
-    { BENCH_KEY: "sk-bench-key" },
-    values.profile === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", values.profile]
-  )
+  const routers = new Map<string, { readonly child: ChildProcess; readonly url: string }>()
+  const rows: Array<string> = []
+  let failures = 0
+  let offset = 0
   try {
-    // Warm both paths (connections, JIT) before measuring.
-    await load(upstream.url, "upstream/strong", 200, concurrency, stream)
-    await load(router.url, "router-random-0.5", 200, concurrency, stream)
-    const upstreamCpu0 = await cpuOf(upstream.child)
-    const direct = await load(upstream.url, "upstream/strong", requests, concurrency, stream)
-    const upstreamCpu1 = await cpuOf(upstream.child)
-    const routerCpu0 = await cpuOf(router.child)
-    const routed = await load(router.url, "router-random-0.5", requests, concurrency, stream)
-    const routerCpu1 = await cpuOf(router.child)
-    const ms = (seconds: number) => `${(seconds * 1000).toFixed(2)} ms`
-    const row = (name: string, result: Result) =>
-      `${name.padEnd(8)} ${(requests / result.seconds).toFixed(0).padStart(7)} req/s   p50 ${ms(quantile(result.latencies, 0.5)).padStart(9)}   p99 ${
-        ms(quantile(result.latencies, 0.99)).padStart(9)
-      }   errors ${result.errors}`
-    console.log(`server bench: ${requests} requests at concurrency ${concurrency}, ${stream ? "streaming" : "non-streaming"}, node ${process.version}`)
-    console.log(row("direct", direct))
-    console.log(row("router", routed))
-    console.log(
-      `added latency: p50 ${ms(quantile(routed.latencies, 0.5) - quantile(direct.latencies, 0.5))}, p99 ${
-        ms(quantile(routed.latencies, 0.99) - quantile(direct.latencies, 0.99))
-      }; throughput ratio router/direct ${(direct.seconds / routed.seconds).toFixed(2)}`
-    )
-    console.log(
-      `CPU per request: upstream ${ms((upstreamCpu1 - upstreamCpu0) / requests)}, router process ${ms((routerCpu1 - routerCpu0) / requests)}`
-    )
-    const errors = direct.errors + routed.errors
-    console.log(`errors: ${errors}`)
-    if (errors > 0) process.exitCode = 1
+    for (const scenario of chosen) {
+      let router = routers.get(scenario.router)
+      if (router === undefined) {
+        router = await startChild(
+          ["--role", "router", "--upstream", upstream.url, "--router", scenario.router],
+          { BENCH_KEY: "sk-bench-key" },
+          values.profile === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", values.profile]
+        )
+        routers.set(scenario.router, router)
+      }
+      const model = `router-${scenario.router}-0.5`
+      // Enough for the JIT to settle and every connection to be open.
+      const warm = Math.max(1000, 2 * scenario.concurrency)
+      await load(upstream.url, "upstream/strong", warm, scenario.concurrency, scenario.stream, offset += warm)
+      await load(router.url, model, warm, scenario.concurrency, scenario.stream, offset += warm)
+      const measured: Array<Measured> = []
+      for (let run = 0; run < runs; run++) {
+        const upstreamBefore = await cpuOf(upstream.child)
+        const direct = await load(upstream.url, "upstream/strong", scenario.requests, scenario.concurrency, scenario.stream, offset += scenario.requests)
+        const upstreamAfter = await cpuOf(upstream.child)
+        const routerBefore = await cpuOf(router.child)
+        const routed = await load(router.url, model, scenario.requests, scenario.concurrency, scenario.stream, offset += scenario.requests)
+        const routerAfter = await cpuOf(router.child)
+        failures += direct.errors + routed.errors
+        measured.push({
+          direct,
+          routed,
+          routerCpu: (routerAfter - routerBefore) / scenario.requests,
+          upstreamCpu: (upstreamAfter - upstreamBefore) / scenario.requests
+        })
+      }
+      const of = (pick: (item: Measured) => number) => median(measured.map(pick))
+      const ms = (seconds: number) => (seconds * 1000).toFixed(2)
+      const latency = (result: Result, q: number) => quantile(scenario.stream ? result.firstBytes : result.latencies, q)
+      const directP50 = of((item) => latency(item.direct, 0.5))
+      const routedP50 = of((item) => latency(item.routed, 0.5))
+      const directP99 = of((item) => latency(item.direct, 0.99))
+      const routedP99 = of((item) => latency(item.routed, 0.99))
+      const what = scenario.stream ? "TTFB" : "latency"
+      rows.push(
+        `| ${scenario.name} | ${scenario.router} | ${scenario.concurrency} | ${scenario.stream ? "yes" : "no"} | ${what} | ${ms(directP50)} / ${
+          ms(routedP50)
+        } | ${ms(routedP50 - directP50)} | ${ms(directP99)} / ${ms(routedP99)} | ${(routedP99 / directP99).toFixed(2)} | ${
+          of((item) => scenario.requests / item.direct.seconds).toFixed(0)
+        } / ${of((item) => scenario.requests / item.routed.seconds).toFixed(0)} | ${ms(of((item) => item.routerCpu))} |`
+      )
+      console.log(`${scenario.name}: done (${runs} runs of ${scenario.requests} requests)`)
+    }
   } finally {
     upstream.child.kill()
-    // SIGINT lets the router exit normally, so --cpu-prof writes its profile.
-    router.child.kill("SIGINT")
+    // SIGINT lets the routers exit normally, so --cpu-prof writes their profiles.
+    for (const router of routers.values()) router.child.kill("SIGINT")
   }
+  console.log(`\nserver bench: medians of ${runs} runs; node ${process.version}; times in ms (direct / router)\n`)
+  console.log("| scenario | router | concurrency | stream | measured | p50 | added p50 | p99 | p99 ratio | req/s | router CPU per request |")
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|")
+  for (const row of rows) console.log(row)
+  console.log(`\nerrors: ${failures}`)
+  if (failures > 0) process.exitCode = 1
 }
 
 if (values.role === "upstream") await runUpstream()
-else if (values.role === "router") await runRouter(values.upstream!)
+else if (values.role === "router") await runRouter(values.upstream!, values.router ?? "random")
 else await main()

@@ -150,22 +150,6 @@ const readBody = (request: Http.IncomingMessage, limit: number) =>
     return Effect.sync(cleanup)
   })
 
-/** Wait until the response can take more data (or the client is gone). */
-const drained = (response: Http.ServerResponse) =>
-  Effect.callback<void>((resume) => {
-    const done = () => {
-      response.off("drain", done)
-      response.off("close", done)
-      resume(Effect.void)
-    }
-    response.on("drain", done)
-    response.on("close", done)
-    return Effect.sync(() => {
-      response.off("drain", done)
-      response.off("close", done)
-    })
-  })
-
 export interface RewrittenEvent {
   /** The event to forward, or undefined to drop it (the usage-only chunk the router asked for itself). */
   readonly text: string | undefined
@@ -214,6 +198,81 @@ const eventBoundary = /\r?\n\r?\n/
 const isJson = (contentType: string | undefined) => contentType !== undefined && /^application\/(?:json|[\w.+-]+\+json)\s*(?:;|$)/i.test(contentType)
 
 const errorEvent = (message: string, code: string) => `data: ${JSON.stringify({ error: { message, type: "server_error", param: null, code } })}\n\n`
+
+/**
+ * Forward a server-sent event stream from the upstream's body to the client,
+ * one event at a time with `model` rewritten, until the body ends, breaks,
+ * or sends nothing for `idleMs`. Driven by the body's own events (one timer,
+ * refreshed per chunk) rather than one effect per chunk: this is the hot
+ * path of streaming. Backpressure: the body is paused while the client's
+ * socket is full.
+ */
+const pumpEvents = (
+  body: Http.IncomingMessage,
+  response: Http.ServerResponse,
+  model: string,
+  hideUsage: boolean,
+  idleMs: number
+) =>
+  Effect.callback<{ readonly failure: StreamFailure | undefined; readonly usage: Usage | undefined }>((resume) => {
+    const decoder = new StringDecoder("utf8")
+    let buffer = ""
+    let sawDone = false
+    let usage: Usage | undefined
+    let settled = false
+    const emit = (event: string) => {
+      if (event.trim() === "") return
+      const rewritten = rewriteEvent(event, model, hideUsage)
+      if (rewritten.done) sawDone = true
+      if (rewritten.usage !== undefined) usage = rewritten.usage
+      if (rewritten.text !== undefined && !response.write(`${rewritten.text}\n\n`)) {
+        body.pause()
+        response.once("drain", () => body.resume())
+      }
+    }
+    const finish = (failure: StreamFailure | undefined) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      body.off("data", onData)
+      body.off("end", onEnd)
+      body.off("error", onBroken)
+      body.off("close", onClose)
+      resume(Effect.succeed({ failure, usage }))
+    }
+    const timer = setTimeout(() => finish("stalled"), idleMs)
+    const onData = (chunk: Buffer) => {
+      timer.refresh()
+      buffer += decoder.write(chunk)
+      for (let match = eventBoundary.exec(buffer); match !== null; match = eventBoundary.exec(buffer)) {
+        const event = buffer.slice(0, match.index)
+        buffer = buffer.slice(match.index + match[0].length)
+        emit(event)
+      }
+    }
+    const onEnd = () => {
+      buffer += decoder.end()
+      emit(buffer)
+      finish(sawDone ? undefined : "truncated")
+    }
+    const onBroken = () => finish("broken")
+    const onClose = () => {
+      // 'close' after 'end' is the normal case, handled by onEnd.
+      if (!body.complete) finish("broken")
+    }
+    body.on("data", onData)
+    body.on("end", onEnd)
+    body.on("error", onBroken)
+    body.on("close", onClose)
+    return Effect.sync(() => {
+      settled = true
+      clearTimeout(timer)
+      body.off("data", onData)
+      body.off("end", onEnd)
+      body.off("error", onBroken)
+      body.off("close", onClose)
+    })
+  })
 
 export const make = Effect.fn("Server.make")(function*(options: Options): Effect.fn.Return<ServerShape, never, Routing | Metrics | Scope.Scope> {
   const routing = yield* Routing
@@ -305,46 +364,7 @@ export const make = Effect.fn("Server.make")(function*(options: Options): Effect
     })
     response.flushHeaders()
     const body = answer.body!
-    const decoder = new StringDecoder("utf8")
-    let buffer = ""
-    let sawDone = false
-    let usage: Usage | undefined
-    const write = (text: string) => response.write(text) ? Effect.void : drained(response)
-    const emit = (event: string) => {
-      if (event.trim() === "") return Effect.void
-      const rewritten = rewriteEvent(event, model, hideUsage)
-      if (rewritten.done) sawDone = true
-      if (rewritten.usage !== undefined) usage = rewritten.usage
-      return rewritten.text === undefined ? Effect.void : write(`${rewritten.text}\n\n`)
-    }
-    let failure: StreamFailure | undefined
-    for (;;) {
-      const next = yield* Upstream.readChunk(body).pipe(
-        Effect.timeoutOption(config.streamIdleTimeoutMs),
-        Effect.result
-      )
-      if (next._tag === "Failure") {
-        failure = "broken"
-        break
-      }
-      if (next.success._tag === "None") {
-        failure = "stalled"
-        break
-      }
-      const chunk = next.success.value
-      if (chunk === undefined) break
-      buffer += decoder.write(chunk)
-      for (let match = eventBoundary.exec(buffer); match !== null; match = eventBoundary.exec(buffer)) {
-        const event = buffer.slice(0, match.index)
-        buffer = buffer.slice(match.index + match[0].length)
-        yield* emit(event)
-      }
-    }
-    if (failure === undefined) {
-      buffer += decoder.end()
-      yield* emit(buffer)
-      if (!sawDone) failure = "truncated"
-    }
+    const { failure, usage } = yield* pumpEvents(body, response, model, hideUsage, config.streamIdleTimeoutMs)
     if (usage !== undefined) yield* account(decision, model, usage, apiKey, state)
     yield* metrics.observeUpstream(model, "total", (performance.now() - upstreamStarted) / 1000)
     if (failure === undefined) {

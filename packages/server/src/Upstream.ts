@@ -72,6 +72,8 @@ export const chatCompletionsUrl = (baseURL: string) => `${baseURL.replace(/\/+$/
 export interface Connection {
   readonly agent: Http.Agent
   readonly url: URL
+  /** The request options for the endpoint, built once (node:http would convert the URL on every call). */
+  readonly target: Http.RequestOptions
 }
 
 /** One keep-alive agent per upstream; destroyed (all sockets closed) when the scope closes. */
@@ -83,11 +85,22 @@ export const connections = (config: Config.ServeConfig): Effect.Effect<ReadonlyM
           const options: Http.AgentOptions = {
             keepAlive: true,
             scheduling: "lifo",
+            // Keep every idle connection: reconnecting costs more than an open socket.
+            maxFreeSockets: Number.POSITIVE_INFINITY,
             ...(upstream.maxSockets === undefined ? {} : { maxSockets: upstream.maxSockets })
           }
           const url = new URL(chatCompletionsUrl(upstream.baseURL))
           const agent = url.protocol === "https:" ? new Https.Agent(options) : new Http.Agent(options)
-          return [name, { agent, url }] as const
+          const target: Http.RequestOptions = {
+            protocol: url.protocol,
+            hostname: url.hostname.replace(/^\[|\]$/g, ""),
+            port: url.port === "" ? undefined : Number(url.port),
+            path: `${url.pathname}${url.search}`,
+            method: "POST",
+            agent,
+            ...(url.username === "" ? {} : { auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` })
+          }
+          return [name, { agent, url, target }] as const
         })
       )
     ),
@@ -101,7 +114,7 @@ export const connections = (config: Config.ServeConfig): Effect.Effect<ReadonlyM
 export const call = Effect.fnUntraced(function*(
   options: CallOptions
 ): Effect.fn.Return<Answer, UpstreamError, Scope.Scope> {
-  const { agent, url } = options.connection
+  const { target, url } = options.connection
   const transport = url.protocol === "https:" ? Https : Http
   const headers: Record<string, string | number> = {
     "content-type": "application/json",
@@ -113,7 +126,7 @@ export const call = Effect.fnUntraced(function*(
   const once = Effect.callback<{ readonly response: Http.IncomingMessage; readonly text: string | undefined }, Failure>((resume) => {
     let timedOut = false
     let settled = false
-    const request = transport.request(url, { method: "POST", headers, agent })
+    const request = transport.request({ ...target, headers })
     // Non-streaming: the timeout covers the whole answer; streaming: until the headers.
     const timer = setTimeout(() => {
       timedOut = true
