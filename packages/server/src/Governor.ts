@@ -193,12 +193,12 @@ export class State {
   readonly routers = new Map<string, ScoreWindow>()
   readonly targets = new Map<string, Map<string, TargetWindow>>()
   readonly costs = new Map<string, { readonly strong: CostMean; readonly weak: CostMean }>()
-  /** Entries not yet pushed to shared storage. */
+  /** Entries not yet pushed to shared storage (kept only when there is one: `shared`). */
   readonly pendingScores = new Map<string, Array<readonly [number, number]>>()
   readonly pendingDecisions = new Map<string, Map<string, Array<readonly [number, number]>>>()
   dirty = false
 
-  constructor(readonly window: number, readonly initialShare: number) {
+  constructor(readonly window: number, readonly initialShare: number, readonly shared = false) {
     this.scoreCapacity = Math.max(minimumScores, Math.round(window / 10))
   }
 
@@ -263,10 +263,12 @@ export class State {
   /** Record a routed score and, for a governed goal, the decision taken. */
   record(router: string, score: number, goal: Goal | undefined, strong: boolean, time: number) {
     this.scoresOf(router).add(score, time)
-    pushTo(this.pendingScores, router, [score, time])
+    this.dirty = true
+    if (this.shared) pushTo(this.pendingScores, router, [score, time])
     if (goal !== undefined) {
       const key = goalKey(goal)
       this.targetOf(router, key).add(strong, time)
+      if (!this.shared) return
       let byKey = this.pendingDecisions.get(router)
       if (byKey === undefined) {
         byKey = new Map()
@@ -274,7 +276,6 @@ export class State {
       }
       pushTo(byKey, key, [strong ? 1 : 0, time])
     }
-    this.dirty = true
   }
 
   /** The cost of an answered routed call, for spend goals. */
@@ -370,7 +371,7 @@ export const make = Effect.fn("Governor.make")(function*(
   baseDirectory: string,
   shared?: SharedStore
 ): Effect.fn.Return<GovernorShape, never, Scope.Scope> {
-  const state = new State(config.governor.window, config.governor.initialShare)
+  const state = new State(config.governor.window, config.governor.initialShare, shared !== undefined)
   const file = config.governor.statePath === undefined ? undefined : Path.resolve(baseDirectory, config.governor.statePath)
   const prefix = config.redis?.prefix ?? "routellm"
 

@@ -77,19 +77,23 @@ export interface GaugeReading {
   readonly value: number
 }
 
+/**
+ * Recording is synchronous (plain calls, not effects): it runs several times
+ * on every request, and an update is a few arithmetic operations.
+ */
 export interface MetricsShape {
-  readonly recordRequest: (record: RequestRecord) => Effect.Effect<void>
-  readonly observeRouting: (router: string, seconds: number) => Effect.Effect<void>
+  readonly recordRequest: (record: RequestRecord) => void
+  readonly observeRouting: (router: string, seconds: number) => void
   /** Upstream latency: until the response headers (`first_byte`) and until the body ended (`total`). */
-  readonly observeUpstream: (model: string, phase: "first_byte" | "total", seconds: number) => Effect.Effect<void>
-  readonly recordRetries: (model: string, retries: number) => Effect.Effect<void>
-  readonly recordFallback: (router: string | undefined, from: string, to: string) => Effect.Effect<void>
+  readonly observeUpstream: (model: string, phase: "first_byte" | "total", seconds: number) => void
+  readonly recordRetries: (model: string, retries: number) => void
+  readonly recordFallback: (router: string | undefined, from: string, to: string) => void
   /** A failure after the response started: a stream that broke, ended without [DONE], or stalled. */
-  readonly recordStreamError: (router: string | undefined, model: string, reason: StreamFailure) => Effect.Effect<void>
-  readonly recordCost: (record: CostRecord) => Effect.Effect<void>
-  readonly recordEscalation: (router: string) => Effect.Effect<void>
+  readonly recordStreamError: (router: string | undefined, model: string, reason: StreamFailure) => void
+  readonly recordCost: (record: CostRecord) => void
+  readonly recordEscalation: (router: string) => void
   /** Gauges computed when /metrics is read (the governor's shares and thresholds). */
-  readonly addGauges: (read: () => ReadonlyArray<GaugeReading>) => Effect.Effect<void>
+  readonly addGauges: (read: () => ReadonlyArray<GaugeReading>) => void
   readonly render: Effect.Effect<string>
   /** Current count of a request series, for tests and health output. */
   readonly requests: (router: string | undefined, model: string | undefined) => number
@@ -131,41 +135,41 @@ export const make = (): MetricsShape => {
   const countOf = (family: Family<Metric.Counter<number>>, labels: Labels) => (family.value(labels) as Metric.CounterState<number>).count
 
   return {
-    recordRequest: (record) =>
-      Effect.sync(() => {
-        const labels = labelsOf(record.router, record.model)
-        requests.update({ ...labels, status: String(record.status) }, 1)
-        if (record.status >= 400) errors.update(labels, 1)
-        if (record.router !== undefined && record.strong !== undefined) {
-          routed.update({ router: record.router, decision: record.strong ? "strong" : "weak" }, 1)
-        }
-      }),
-    observeRouting: (router, seconds) => Effect.sync(() => routing.update({ router }, seconds)),
-    observeUpstream: (model, phase, seconds) => Effect.sync(() => upstream.update({ model, phase }, seconds)),
-    recordRetries: (model, count) => count > 0 ? Effect.sync(() => retries.update({ model }, count)) : Effect.void,
-    recordFallback: (router, from, to) => Effect.sync(() => fallbacks.update({ router: router ?? none, from, to }, 1)),
-    recordStreamError: (router, model, reason) =>
-      Effect.sync(() => {
-        errors.update(labelsOf(router, model), 1)
-        streamErrors.update({ model, reason }, 1)
-      }),
-    recordCost: (record) =>
-      Effect.sync(() => {
-        const router = record.router ?? none
-        const base = { router, model: record.model, api_key: record.apiKey }
-        tokens.update({ ...base, kind: "prompt" }, record.promptTokens)
-        tokens.update({ ...base, kind: "completion" }, record.completionTokens)
-        if (record.dollars !== undefined) dollars.update(base, record.dollars)
-        if (record.router !== undefined && record.dollars !== undefined && record.strongDollars !== undefined) {
-          strongDollars.update({ router, api_key: record.apiKey }, record.strongDollars)
-          const totals = spentByRouter.get(router) ?? { spent: 0, strong: 0 }
-          totals.spent += record.dollars
-          totals.strong += record.strongDollars
-          spentByRouter.set(router, totals)
-        }
-      }),
-    recordEscalation: (router) => Effect.sync(() => escalations.update({ router }, 1)),
-    addGauges: (read) => Effect.sync(() => void extraGauges.push(read)),
+    recordRequest: (record) => {
+      const router = record.router ?? none
+      const model = record.model ?? none
+      requests.update({ router, model, status: String(record.status) }, 1)
+      if (record.status >= 400) errors.update({ router, model }, 1)
+      if (record.router !== undefined && record.strong !== undefined) {
+        routed.update({ router: record.router, decision: record.strong ? "strong" : "weak" }, 1)
+      }
+    },
+    observeRouting: (router, seconds) => routing.update({ router }, seconds),
+    observeUpstream: (model, phase, seconds) => upstream.update({ model, phase }, seconds),
+    recordRetries: (model, count) => {
+      if (count > 0) retries.update({ model }, count)
+    },
+    recordFallback: (router, from, to) => fallbacks.update({ router: router ?? none, from, to }, 1),
+    recordStreamError: (router, model, reason) => {
+      errors.update(labelsOf(router, model), 1)
+      streamErrors.update({ model, reason }, 1)
+    },
+    recordCost: (record) => {
+      const router = record.router ?? none
+      const base = { router, model: record.model, api_key: record.apiKey }
+      tokens.update({ ...base, kind: "prompt" }, record.promptTokens)
+      tokens.update({ ...base, kind: "completion" }, record.completionTokens)
+      if (record.dollars !== undefined) dollars.update(base, record.dollars)
+      if (record.router !== undefined && record.dollars !== undefined && record.strongDollars !== undefined) {
+        strongDollars.update({ router, api_key: record.apiKey }, record.strongDollars)
+        const totals = spentByRouter.get(router) ?? { spent: 0, strong: 0 }
+        totals.spent += record.dollars
+        totals.strong += record.strongDollars
+        spentByRouter.set(router, totals)
+      }
+    },
+    recordEscalation: (router) => escalations.update({ router }, 1),
+    addGauges: (read) => void extraGauges.push(read),
     render: Effect.sync(() => {
       const routers = new Set(routed.labelSets().map((labels) => labels.router!))
       for (const router of routers) {

@@ -297,7 +297,7 @@ export const make = Effect.fn("Server.make")(function*(options: Options): Effect
   const connections = yield* Upstream.connections(config)
   const decisionLog = config.decisionLog === undefined ? undefined : yield* DecisionLog.open(config.decisionLog, routing.baseDirectory)
   const shadowRouters = config.decisionLog?.shadowRouters ?? []
-  yield* metrics.addGauges(() => routing.governor.state.gauges())
+  metrics.addGauges(() => routing.governor.state.gauges())
   const allowedOrigins = new Set(config.cors?.origins ?? [])
 
   /** The client key's name, "anonymous" with auth off, or undefined when the request is not authorized. */
@@ -335,7 +335,7 @@ export const make = Effect.fn("Server.make")(function*(options: Options): Effect
       state.dollars = dollars
       routing.recordCost(decision, dollars)
     }
-    return metrics.recordCost({
+    metrics.recordCost({
       router: decision.router,
       model,
       apiKey,
@@ -365,8 +365,8 @@ export const make = Effect.fn("Server.make")(function*(options: Options): Effect
     response.flushHeaders()
     const body = answer.body!
     const { failure, usage } = yield* pumpEvents(body, response, model, hideUsage, config.streamIdleTimeoutMs)
-    if (usage !== undefined) yield* account(decision, model, usage, apiKey, state)
-    yield* metrics.observeUpstream(model, "total", (performance.now() - upstreamStarted) / 1000)
+    if (usage !== undefined) account(decision, model, usage, apiKey, state)
+    metrics.observeUpstream(model, "total", (performance.now() - upstreamStarted) / 1000)
     if (failure === undefined) {
       response.end()
       return
@@ -379,7 +379,7 @@ export const make = Effect.fn("Server.make")(function*(options: Options): Effect
       ? `upstream ${model} ended the stream without [DONE]; the answer may be incomplete`
       : `upstream ${model} stream broke`
     if (!response.destroyed) response.end(errorEvent(message, `upstream_stream_${failure}`))
-    yield* metrics.recordStreamError(decision.router, model, failure)
+    metrics.recordStreamError(decision.router, model, failure)
     yield* Effect.logWarning(`stream from ${model}: ${message}`)
   })
 
@@ -416,15 +416,15 @@ export const make = Effect.fn("Server.make")(function*(options: Options): Effect
         secrets
       }))
       if (result._tag === "Success") {
-        yield* metrics.recordRetries(model, result.success.attempts - 1)
-        yield* metrics.observeUpstream(model, "first_byte", (performance.now() - started) / 1000)
+        metrics.recordRetries(model, result.success.attempts - 1)
+        metrics.observeUpstream(model, "first_byte", (performance.now() - started) / 1000)
         state.answeredBy = model
-        if (index > 0) yield* metrics.recordFallback(decision.router, chain[0]!, model)
+        if (index > 0) metrics.recordFallback(decision.router, chain[0]!, model)
         return result.success
       }
       const error = result.failure
-      yield* metrics.observeUpstream(model, "total", (performance.now() - started) / 1000)
-      yield* metrics.recordRetries(model, (error.attempts ?? 1) - 1)
+      metrics.observeUpstream(model, "total", (performance.now() - started) / 1000)
+      metrics.recordRetries(model, (error.attempts ?? 1) - 1)
       if (index === chain.length - 1 || !Upstream.canFallBack(error)) return yield* error
       yield* Effect.logWarning(`upstream ${model} failed (${ApiError.redact(error.message, secrets)}); falling back to ${chain[index + 1]}`)
     }
@@ -462,8 +462,8 @@ export const make = Effect.fn("Server.make")(function*(options: Options): Effect
     const decision = yield* routing.decide(body.model, body.messages)
     state.decision = decision
     if (decision.router !== undefined) {
-      yield* metrics.observeRouting(decision.router, decision.routingSeconds)
-      if (decision.escalated) yield* metrics.recordEscalation(decision.router)
+      metrics.observeRouting(decision.router, decision.routingSeconds)
+      if (decision.escalated) metrics.recordEscalation(decision.router)
     }
     if (decisionLog !== undefined && decision.router !== undefined && shadowRouters.length > 0) {
       // Scored while the upstream answers; never obeyed, never fails the request.
@@ -503,7 +503,7 @@ export const make = Effect.fn("Server.make")(function*(options: Options): Effect
       if (typeof value === "object" && value !== null && !Array.isArray(value)) {
         const record = value as Record<string, unknown>
         const usage = usageOf(record.usage)
-        if (usage !== undefined) yield* account(decision, model, usage, apiKey, state)
+        if (usage !== undefined) account(decision, model, usage, apiKey, state)
         if ("model" in record) {
           record.model = model
           text = JSON.stringify(record)
@@ -512,7 +512,7 @@ export const make = Effect.fn("Server.make")(function*(options: Options): Effect
     } catch {
       // Not JSON: forward the upstream's body unchanged.
     }
-    yield* metrics.observeUpstream(model, "total", (performance.now() - upstreamStarted) / 1000)
+    metrics.observeUpstream(model, "total", (performance.now() - upstreamStarted) / 1000)
     sendJson(response, answer.status, text, {
       ...routellmHeaders(decision, state),
       ...(answer.contentType === "" ? {} : { "content-type": answer.contentType })
@@ -521,9 +521,9 @@ export const make = Effect.fn("Server.make")(function*(options: Options): Effect
   })
 
   const writeDecision = (state: RequestState, status: number, latencyMs: number, apiKey: string) =>
-    Effect.gen(function*() {
+    decisionLog === undefined ? Effect.void : Effect.gen(function*() {
       const decision = state.decision
-      if (decisionLog === undefined || decision === undefined || decision.router === undefined || decision.winRate === undefined) return
+      if (decision === undefined || decision.router === undefined || decision.winRate === undefined) return
       const scores: Record<string, number> = { [decision.router]: decision.winRate }
       if (state.shadows !== undefined) Object.assign(scores, yield* Fiber.join(state.shadows))
       const prompt = decision.prompt ?? ""
@@ -557,7 +557,7 @@ export const make = Effect.fn("Server.make")(function*(options: Options): Effect
       )
       : Effect.void
 
-  const recordChat = (state: RequestState, status: number) =>
+  const recordChat = (state: RequestState, status: number): void =>
     metrics.recordRequest({
       router: state.decision?.router,
       model: state.answeredBy ?? state.decision?.model,
@@ -620,7 +620,7 @@ export const make = Effect.fn("Server.make")(function*(options: Options): Effect
               // The client went away (or shutdown cancelled the request): count and log it as nginx's 499.
               Effect.onInterrupt(() =>
                 Effect.andThen(
-                  recordChat(state, 499),
+                  Effect.sync(() => recordChat(state, 499)),
                   Effect.andThen(writeDecision(state, 499, performance.now() - started, key), requestLine(method, path, 499, state, started))
                 )
               )
@@ -669,7 +669,7 @@ export const make = Effect.fn("Server.make")(function*(options: Options): Effect
         }
       }
       if (isChat) {
-        yield* recordChat(state, status)
+        recordChat(state, status)
         if (apiKey !== undefined) yield* writeDecision(state, status, performance.now() - started, apiKey)
       }
       yield* requestLine(method, path, status, state, started)

@@ -85,6 +85,11 @@ describe("governor arithmetic", () => {
 
   it("keeps its windows bounded and restores them from a snapshot", () => {
     const { state } = simulate(100, 0.3, () => 0.5, 1000)
+    // Without shared storage nothing waits to be pushed (memory stays bounded however long it runs).
+    assert.strictEqual(state.pendingScores.size + state.pendingDecisions.size, 0)
+    const shared = new Governor.State(100, 0.5, true)
+    shared.record("r", 0.5, { _tag: "Share", share: 0.3 }, true, 0)
+    assert.deepStrictEqual(shared.pendingScores.get("r"), [[0.5, 0]])
     const snapshot = state.snapshot()
     assert.strictEqual(snapshot.decisions.r!.s30!.length, 100)
     assert.strictEqual(snapshot.scores.r!.length, state.scoreCapacity)
