@@ -127,7 +127,8 @@ describe("defect 5: Retry-After", () => {
     Effect.gen(function*() {
       const strong = yield* standIn("strong", { failTimes: 100, failStatus: 429, failRetryAfter: "30" })
       const weak = yield* standIn("weak")
-      const { server } = yield* serve(configFor(strong, weak, { retry: { attempts: 3, initialDelayMs: 10, maxDelayMs: 50, retryAfterLimitMs: 5000 } }))
+      // The default limit (retry.retryAfterLimitMs) is 5 s.
+      const { server } = yield* serve(configFor(strong, weak, { retry: { attempts: 3, initialDelayMs: 10, maxDelayMs: 50 } }))
       const answer = yield* post(server.url, JSON.stringify({ model: "strong-model", messages: ask("x") }))
       assert.strictEqual(answer.status, 429)
       assert.strictEqual(answer.headers.get("retry-after"), "30")
@@ -139,10 +140,12 @@ describe("defect 5: Retry-After", () => {
     Effect.gen(function*() {
       const strong = yield* standIn("strong", { failTimes: 1, failStatus: 429, failRetryAfter: "0.2" })
       const weak = yield* standIn("weak")
-      const { server } = yield* serve(configFor(strong, weak, { retry: { attempts: 2, initialDelayMs: 1, maxDelayMs: 1, retryAfterLimitMs: 5000 } }))
+      const { server } = yield* serve(configFor(strong, weak, { retry: { attempts: 2, initialDelayMs: 1, maxDelayMs: 1 } }))
       const answer = yield* post(server.url, JSON.stringify({ model: "strong-model", messages: ask("x") }))
       assert.strictEqual(answer.status, 200)
       assert.strictEqual(strong.received.length, 2)
+      // The retry waited the 200 ms asked for, not the 1 ms backoff cap (a lower bound on a wait, not a speed check).
+      assert.isAtLeast(strong.received[1]!.at - strong.received[0]!.at, 190)
     }))
 
   it.live("a 429 without Retry-After is retried with backoff and then passed on", () =>

@@ -35,6 +35,8 @@ export interface Behaviour {
 export interface Received {
   readonly headers: Http.IncomingHttpHeaders
   readonly body: Record<string, unknown>
+  /** performance.now() when the request arrived. */
+  readonly at: number
 }
 
 export interface StandIn {
@@ -78,7 +80,7 @@ export const start = (name: string, behaviour: Behaviour = {}): Promise<StandIn>
         return
       }
       const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>
-      received.push({ headers: request.headers, body })
+      received.push({ headers: request.headers, body, at: performance.now() })
       response.on("close", () => {
         if (!response.writableFinished) {
           cancelled++
