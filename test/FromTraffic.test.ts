@@ -12,7 +12,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Augment from "@routellm/augment"
-import { ArtifactStore, Files, Pipeline, PipelineRunner, PluginRegistry, RandomRouter } from "@routellm/core"
+import { ArtifactStore, Files, Pipeline, PipelineRunner, PluginRegistry, Progress, RandomRouter } from "@routellm/core"
 import * as Embedders from "@routellm/embedders"
 import * as RouterSw from "@routellm/router-sw"
 import * as ServerPackage from "@routellm/server"
@@ -155,7 +155,7 @@ describe("pipelines/from-traffic.yaml", () => {
         const loaded = yield* Pipeline.load(Path.join(repositoryRoot, "pipelines/from-traffic.yaml"), overrides)
         const { resolved, registry } = yield* Pipeline.resolve(loaded)
         return yield* PipelineRunner.run(resolved, registry, { runDirectory: Path.join(directory, "run"), log: () => {} })
-      }).pipe(Effect.provide(Layer.merge(services, Files.layer)), Effect.provideService(References.MinimumLogLevel, "None"))
+      }).pipe(Effect.provide(Layer.merge(services, Files.layer)))
       const step = (id: string) => result.manifest.steps.find((entry) => entry.id === id)!
       const trainPrompts = step("traffic").summary!.battles as number
       const heldOutPrompts = step("held-out-traffic").summary!.battles as number
@@ -193,5 +193,5 @@ describe("pipelines/from-traffic.yaml", () => {
       assert.includeMembers(files, ["report.json", "report.md"])
       const markdown = yield* Effect.promise(() => Fs.readFile(Path.join(step("compare").artifact, "report.md"), "utf8"))
       assert.include(markdown, "| retrained | retrained |")
-    }))
+    }).pipe(Effect.provideService(References.MinimumLogLevel, "None"), Effect.provideService(Progress.Reporter, Progress.silent)))
 })
