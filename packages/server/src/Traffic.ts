@@ -15,7 +15,7 @@
  *   (AUC) and the share of prompts whose routed answer the judge preferred at
  *   each strong-call share, next to random routing and the oracle.
  */
-import { Battles, Errors, Files, Hash, Plugin, PluginRegistry, Random, type Records, Router } from "@routellm/core"
+import { Errors, Files, Hash, Plugin, PluginRegistry, Port, Random, type Records, Router } from "@routellm/core"
 import { Effect, Schema, Stream } from "effect"
 import * as Path from "node:path"
 import { promptHash } from "./DecisionLog.ts"
@@ -242,10 +242,16 @@ export const trafficEval = Plugin.step({
   description:
     "Compare the serving router (its logged scores) with retrained routers on held-out judged traffic: AUC and routed-answer quality by strong share",
   config: TrafficEvalConfig,
+  inputs: {
+    battles: Port.many(Port.battles, { min: 1, description: "judged battles on the held-out prompts (augment/llm-judge)" }),
+    routers: Port.many(Port.router(), { description: "retrained routers to compare with the serving one" })
+  },
+  output: Port.report,
   run: (config, context) =>
     Effect.gen(function*() {
       const fail = (reason: string) => new Errors.PluginError({ pluginId: "eval/traffic", reason })
-      const battles = yield* Battles.fromInputs(context.inputs)
+      const battles: Array<Records.Battle> = []
+      for (const input of context.ports.battles) battles.push(...(yield* input.read))
       const judged = battles.filter((battle) => battle.weight !== 0)
       if (judged.length === 0) return yield* fail("no judged battles among the inputs: name the augment/llm-judge step of the held-out part in needs")
       const strongName = config.strongName ?? judged[0]!.model_a
@@ -283,10 +289,10 @@ export const trafficEval = Plugin.step({
       }
       if (prompts.length === 0) return yield* fail(`router "${serving}" scored none of the judged prompts in the log`)
       const results: Array<RouterResult> = [evaluate(serving, "log", servingScores, labels, config.shares)]
-      for (const input of context.inputs.filter((input) => input.kind === "router")) {
+      for (const input of context.ports.routers) {
         const router = yield* PluginRegistry.makeRouter(
           { uses: input.uses, with: (input as { readonly config?: unknown }).config ?? {} },
-          { baseDirectory: context.baseDirectory, trained: input },
+          { baseDirectory: context.baseDirectory, trained: input as unknown as Plugin.StepInput },
           `eval/traffic: router step ${input.stepId}`
         )
         const scores = yield* Router.scoreAll(router, prompts, { label: `eval/traffic: scoring ${prompts.length} held-out prompts with ${input.stepId}` })
