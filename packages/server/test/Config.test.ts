@@ -85,6 +85,14 @@ describe("serve config", () => {
       assert.isFalse(byPath.has("weak"))
     }).pipe(Effect.provide(Files.layer)))
 
+  it.effect("the shipped examples/serve.yaml is a valid config, with prices for costs and spend targets", () =>
+    Effect.gen(function*() {
+      const file = Path.join(import.meta.dirname, "../../../examples/serve.yaml")
+      const config = yield* Config.load(file, { OPENAI_API_KEY: "sk-example-1", TOGETHER_API_KEY: "sk-example-2" })
+      assert.deepStrictEqual(config.upstreams["gpt-4-1106-preview"]!.price, { inputPerMillion: 10, outputPerMillion: 30 })
+      assert.strictEqual(config.upstreams["mixtral-8x7b"]!.model, "mistralai/Mixtral-8x7B-Instruct-v0.1")
+    }).pipe(Effect.provide(Files.layer)))
+
   it.effect("loads YAML files and reports their name", () =>
     Effect.gen(function*() {
       const directory = yield* Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "routellm-serve-")))
