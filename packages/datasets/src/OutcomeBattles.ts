@@ -12,6 +12,15 @@
  * - `.json` (RouterDC, LLMRouter): an array of `{ question | prompt, scores: { model: score } }`.
  * - `.jsonl`: one such record per line.
  * A source that is a directory means every .csv/.json/.jsonl file in it.
+ *
+ * `labels: reference` turns absolute correctness into battles instead: each
+ * model's score on a prompt is a battle against a virtual model
+ * `reference:<source>` whose outcome is the score itself (1: the model wins,
+ * 0: the reference wins, a fractional s: two battles of weights s and 1 - s,
+ * one won by each side). A router trained on battles then learns how hard
+ * each prompt is (the reference model's strength on it), which pairwise
+ * battles between two models that are both right or both wrong never show.
+ * `both` emits the pairwise and the reference battles.
  */
 import { Errors, Files, Plugin, type Records } from "@routellm/core"
 import { Effect, Schema } from "effect"
@@ -51,6 +60,11 @@ export const Config = Schema.Struct({
   }),
   modelColumns: Schema.optionalKey(Schema.Array(Schema.String)).annotate({
     description: "CSV columns holding model scores (default: columns with a <model>|model_response or <model>|total_cost sibling)"
+  }),
+  // Optional rather than defaulted, so the configs (and cached steps) of existing pairwise pipelines do not change.
+  labels: Schema.optionalKey(Schema.Literals(["pairwise", "reference", "both"])).annotate({
+    description:
+      "pairwise (default): a battle per pair of scored models; reference: a battle per model against the virtual model reference:<source> that the score decides (scores in [0, 1]; fractional s: weights s and 1 - s); both: all of them"
   })
 }).annotate({ description: "Golden-label battles from per-prompt outcome tables (RouterBench CSV, RouterDC / LLMRouter JSON)" })
 export type Config = typeof Config.Type
@@ -212,6 +226,38 @@ export const battlesOf = (
   return battles
 }
 
+/** The virtual model a source's reference battles are played against. */
+export const referenceModel = (source: string): string => `reference:${source}`
+
+/**
+ * Reference battles of one prompt: every scored model against the source's
+ * reference, won by the model with probability its score. Undefined (with a
+ * reason) when a score is outside [0, 1].
+ */
+export const referenceBattlesOf = (
+  outcome: Outcome,
+  options: {
+    readonly models?: ReadonlySet<string> | undefined
+    readonly involving?: ReadonlySet<string> | undefined
+    readonly source: string
+  }
+): Array<Records.Battle> | { readonly reason: string } => {
+  const reference = referenceModel(options.source)
+  const battles: Array<Records.Battle> = []
+  for (let i = 0; i < outcome.models.length; i++) {
+    const score = outcome.scores[i]!
+    const model = Source.model(outcome.models[i]!)
+    if (Number.isNaN(score) || (options.models !== undefined && !options.models.has(model))) continue
+    if (options.involving !== undefined && !options.involving.has(model) && !options.involving.has(reference)) continue
+    if (!(score >= 0 && score <= 1)) return { reason: `reference labels need scores in [0, 1]; ${outcome.models[i]} scores ${score}` }
+    const base = { prompt: outcome.prompt, model_a: model, model_b: reference, source: options.source }
+    if (score === 1) battles.push({ ...base, winner: "model_a" })
+    else if (score === 0) battles.push({ ...base, winner: "model_b" })
+    else battles.push({ ...base, winner: "model_a", weight: score }, { ...base, winner: "model_b", weight: 1 - score })
+  }
+  return battles
+}
+
 /** The name a battle's `source` records: the file relative to its data root when possible. */
 const sourceName = (file: string): string => {
   const parts = file.split(Path.sep)
@@ -228,8 +274,16 @@ export const read = (files: ReadonlyArray<string>, config: Config, invalid: Sour
       const outcomes = file.endsWith(".csv") ? yield* readCsv(file, config, invalid) : yield* readJson(file, config, invalid)
       const source = sourceName(file)
       for (const outcome of outcomes) {
-        for (const battle of battlesOf(outcome, { models, involving, margin: config.margin, ties: config.ties, source })) {
-          battles.push(battle)
+        const labels = config.labels ?? "pairwise"
+        if (labels !== "reference") {
+          for (const battle of battlesOf(outcome, { models, involving, margin: config.margin, ties: config.ties, source })) {
+            battles.push(battle)
+          }
+        }
+        if (labels !== "pairwise") {
+          const reference = referenceBattlesOf(outcome, { models, involving, source })
+          if ("reason" in reference) yield* invalid.report(outcome.file, outcome.line, reference.reason)
+          else for (const battle of reference) battles.push(battle)
         }
       }
     }
@@ -243,13 +297,16 @@ const options = (config: Config) => ({
   ties: config.ties,
   promptColumn: config.promptColumn,
   promptTurns: config.promptTurns,
-  modelColumns: config.modelColumns
+  modelColumns: config.modelColumns,
+  // Absent for pairwise labels, so pairwise datasets keep their fingerprints.
+  ...(config.labels === undefined || config.labels === "pairwise" ? {} : { labels: config.labels })
 })
 
 export const plugin = Plugin.dataset({
   id,
   version: "1.0.0",
-  description: "Golden-label battles from per-prompt outcome tables: for each prompt and model pair the better-scoring model wins, equal scores tie",
+  description:
+    "Golden-label battles from per-prompt outcome tables: for each prompt and model pair the better-scoring model wins, equal scores tie; or each model against a reference the score decides",
   config: Config,
   fingerprint: (config, context) => Effect.flatMap(resolveSources(config, context), (files) => Source.fingerprintFiles(id, files, options(config))),
   make: (config, context) =>

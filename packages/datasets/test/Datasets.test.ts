@@ -212,6 +212,66 @@ describe("dataset/outcome-battles", () => {
     }))
 })
 
+describe("dataset/outcome-battles labels", () => {
+  it.live("reference: every score is a battle against reference:<source>; both adds the pairwise battles", () =>
+    Effect.gen(function*() {
+      const source = "train/routerbench/mbpp_train.csv"
+      const reference = "reference:routerbench/mbpp_train.csv"
+      const { battles } = yield* load(OutcomeBattles.plugin, { dir: ".", sources: [source], labels: "reference" })
+      // 299 prompts x 11 models, every score 0 or 1: 1,671 right answers, 1,618 wrong (counted from the file).
+      assert.strictEqual(battles.length, 3289)
+      assert.deepStrictEqual(winners(battles), { model_a: 1671, model_b: 1618, tie: 0 })
+      assert.isTrue(battles.every((battle) => battle.model_b === reference && battle.weight === undefined))
+      assert.strictEqual(battles[0]!.prompt, "Write a function to remove all elements from a given list present in another list.")
+      assert.strictEqual(new Set(battles.map((battle) => battle.model_a)).size, 11)
+      const both = yield* load(OutcomeBattles.plugin, { dir: ".", sources: [source], labels: "both" })
+      assert.strictEqual(both.battles.length, 16_445 + 3289)
+      const gpt4 = yield* load(OutcomeBattles.plugin, { dir: ".", sources: [source], labels: "reference", models: ["gpt4_1106_preview"] })
+      assert.strictEqual(gpt4.battles.length, 299)
+      assert.isTrue(gpt4.battles.every((battle) => battle.model_a === "gpt-4-1106-preview"))
+      const onlyReference = yield* load(OutcomeBattles.plugin, { dir: ".", sources: [source], labels: "both", involving: [reference] })
+      assert.strictEqual(onlyReference.battles.length, 3289)
+      // The default stays pairwise, with the fingerprint it had.
+      const pairwise = yield* load(OutcomeBattles.plugin, { dir: ".", sources: [source] })
+      const explicit = yield* load(OutcomeBattles.plugin, { dir: ".", sources: [source], labels: "pairwise" })
+      assert.strictEqual(pairwise.dataset.fingerprint, explicit.dataset.fingerprint)
+      assert.notStrictEqual(pairwise.dataset.fingerprint, both.dataset.fingerprint)
+    }))
+
+  it.live("reference: a fractional score s is two battles of weights s and 1 - s; scores outside [0, 1] are invalid rows", () =>
+    Effect.gen(function*() {
+      const { battles } = yield* load(OutcomeBattles.plugin, { dir: ".", sources: ["train/routerdc/mbpp.json"], labels: "reference" })
+      // 3,500 scores: 2,639 of 0 or 1 (one battle each), 861 fractional (two each); they sum to 1,358.2.
+      assert.strictEqual(battles.length, 2639 + 2 * 861)
+      const weightOf = (battle: Records.Battle) => battle.weight ?? 1
+      assert.closeTo(battles.reduce((sum, battle) => sum + weightOf(battle), 0), 3500, 1e-6)
+      assert.closeTo(battles.filter((battle) => battle.winner === "model_a").reduce((sum, battle) => sum + weightOf(battle), 0), 1358.2, 1e-6)
+      const prompt = "\"\"\"\nWrite a python function to remove first and la"
+      const metaMath = battles.filter((battle) => battle.prompt.startsWith(prompt) && battle.model_a === "meta-math/MetaMath-Mistral-7B")
+      assert.deepStrictEqual(metaMath.map((battle) => [battle.winner, battle.weight]), [["model_a", 0.4], ["model_b", 0.6]])
+      assert.strictEqual(metaMath[0]!.model_b, "reference:routerdc/mbpp.json")
+
+      const directory = yield* temporaryDirectory()
+      const json = Path.join(directory, "grades.json")
+      yield* Effect.promise(() =>
+        Fs.writeFile(json, `[\n  {"question": "Q1", "scores": {"x": 1, "y": 0.25}},\n  {"question": "Q2", "scores": {"x": 7, "y": 1}}\n]`)
+      )
+      const message = failureMessage(yield* Effect.exit(load(OutcomeBattles.plugin, { files: [json], labels: "reference" })))
+      assert.include(message, `${json}:3`)
+      assert.include(message, "[0, 1]")
+      const skipped = yield* load(OutcomeBattles.plugin, { files: [json], labels: "reference", onInvalid: "skip" })
+      assert.deepStrictEqual(skipped.battles.map((battle) => [battle.prompt, battle.model_a, battle.winner, battle.weight]), [
+        ["Q1", "x", "model_a", undefined],
+        ["Q1", "y", "model_a", 0.25],
+        ["Q1", "y", "model_b", 0.75]
+      ])
+      assert.deepStrictEqual(skipped.dataset.skipped.map((row) => row.line), [3])
+      // Pairwise labels take any score.
+      const pairwise = yield* load(OutcomeBattles.plugin, { files: [json] })
+      assert.strictEqual(pairwise.battles.length, 2)
+    }))
+})
+
 describe("dataset/arena", () => {
   const header = "id,model_a,model_b,prompt,response_a,response_b,winner_model_a,winner_model_b,winner_tie"
   const csvRow = (fields: ReadonlyArray<string>) => fields.map((field) => `"${field.replaceAll("\"", "\"\"")}"`).join(",")
