@@ -74,6 +74,37 @@ describe("augment/split", () => {
       Effect.provide(Files.layer)
     ))
 
+  it.live("RouterBench: the benchmark splits and routes the first turn, the text the battles carry, so no held-out prompt is trained on", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const root = yield* temporaryDirectory("split-routerbench")
+      const file = "routerbench/arc_challenge_train.csv"
+      const config = Schema.decodeUnknownSync(OutcomeBattles.Config)({ files: [Path.join(trainDirectory, file)] })
+      const dataset = yield* OutcomeBattles.plugin.make(config, { baseDirectory: trainDirectory })
+      const battles = yield* Stream.runCollect(dataset.records)
+      const split = { seed: 0, testFraction: 0.2 }
+      const train = yield* runAugmenter(Split.plugin, { ...split, part: "train" }, stepContext(root), root, battles)
+      const trained = new Set(train.records.map((battle) => battle.prompt))
+      const heldOut = yield* benchmarkPrompts(file, { ...split, part: "test" })
+      assert.isAbove(heldOut.size, 150)
+      // RouterBench stores ['...'] lists; both sides read the first turn.
+      for (const prompt of heldOut) assert.isFalse(prompt.startsWith("['"))
+      assert.deepStrictEqual([...heldOut].filter((prompt) => trained.has(prompt)), [])
+      const allPrompts = new Set(battles.map((battle) => battle.prompt))
+      assert.deepStrictEqual([...heldOut].filter((prompt) => !allPrompts.has(prompt)), [])
+      // Read verbatim, the benchmark's text is not the battles' text at all.
+      const verbatim = yield* Effect.scoped(Effect.map(
+        Outcomes.make(
+          Schema.decodeUnknownSync(Outcomes.Config)({ file: Path.join(trainDirectory, file), split: { ...split, part: "test" }, promptTurns: "verbatim" }),
+          { baseDirectory: trainDirectory }
+        ),
+        (benchmark) => benchmark.rows.map((row) => row.prompt)
+      ))
+      assert.isTrue(verbatim.every((prompt) => prompt.startsWith("[") && !allPrompts.has(prompt)))
+    })).pipe(
+      Effect.provide([ArtifactStore.ArtifactStore.layerAt(Path.join(Os.tmpdir(), "routellm-split-test-store")), PluginRegistry.PluginRegistry.layer([])]),
+      Effect.provide(Files.layer)
+    ))
+
   it.effect("has Outcomes' Split defaults and names a bad field", () =>
     Effect.gen(function*() {
       assert.deepStrictEqual(Schema.decodeUnknownSync(Split.Config)({}), Schema.decodeUnknownSync(Outcomes.Split)({}))

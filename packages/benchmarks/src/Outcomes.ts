@@ -9,9 +9,12 @@
  * Two models are named in config (defaults GPT-4 / Mixtral when present, else
  * the best and worst by mean score); every model stays in the rows for routers
  * over more than two models. An optional seeded split by prompt text keeps
- * held-out prompts apart for evaluating routers trained on the rest.
+ * held-out prompts apart for evaluating routers trained on the rest
+ * (`augment/split` keeps the other part of the training battles). Prompts
+ * stored as a list of turns are read as their first turn, as
+ * `dataset/outcome-battles` reads them, so both sides split the same text.
  */
-import { Errors, Files, Hash, ModelAliases, Plugin, Random, type Records, Settings } from "@routellm/core"
+import { Errors, Files, Hash, ModelAliases, Plugin, PromptTurns, Random, type Records, Settings } from "@routellm/core"
 import { Effect, Schema } from "effect"
 import * as Path from "node:path"
 import { defaultStrong, defaultWeak, parseOutcome, resolvePair, type RoutingBenchmark } from "./Benchmarks.ts"
@@ -39,6 +42,10 @@ export const Config = Schema.Struct({
   split: Schema.optionalKey(Split),
   exclude: Schema.optionalKey(Schema.Array(Schema.String)).annotate({
     description: "JSONL files of contaminated prompts (eval_prompt or prompt field) to drop"
+  }),
+  promptTurns: Schema.optionalKey(Schema.Literals(["first", "verbatim"])).annotate({
+    description:
+      "first (default): a prompt stored as a list of turns (RouterBench's Python list repr) is routed, split and matched on its first turn, as dataset/outcome-battles reads it; verbatim: the cell as it is"
   })
 }).annotate({ description: "Per-prompt outcome table (CSV/JSON, one score per model) as a benchmark" })
 export type Config = typeof Config.Type
@@ -161,13 +168,15 @@ const fingerprint = (config: Config, context: Plugin.MakeContext) =>
     return Hash.hashValue({
       id: "benchmark/outcomes",
       files: contents.map(Hash.sha256),
-      config: { ...config, file: Path.basename(config.file), exclude: undefined }
+      config: { ...config, file: Path.basename(config.file), exclude: undefined, promptTurns: config.promptTurns ?? "first" }
     })
   })
 
 export const make = Effect.fn("Outcomes.make")(function*(config: Config, context: Plugin.MakeContext) {
   const path = yield* locate(config.file, context.baseDirectory)
   const table = path.endsWith(".csv") ? yield* readCsvTable(path) : yield* readJsonTable(path)
+  // The text routers see, the split hashes and training battles carry (dataset/outcome-battles unwraps turns alike).
+  const prompts = config.promptTurns === "verbatim" ? table.prompts : table.prompts.map(PromptTurns.firstTurn)
   const seen = new Map<string, number>()
   for (const [index, model] of table.models.entries()) {
     const earlier = seen.get(model)
@@ -220,10 +229,10 @@ export const make = Effect.fn("Outcomes.make")(function*(config: Config, context
   const kept: Array<number> = []
   let contaminated = 0
   let missingOutcome = 0
-  for (let p = 0; p < table.prompts.length; p++) {
-    const prompt = table.prompts[p]!
+  for (let p = 0; p < prompts.length; p++) {
+    const prompt = prompts[p]!
     if (config.split !== undefined && inTestPart(prompt, config.split) !== (config.split.part === "test")) continue
-    if (excluded.has(prompt)) {
+    if (excluded.has(prompt) || excluded.has(table.prompts[p]!)) {
       contaminated++
       continue
     }
@@ -236,7 +245,7 @@ export const make = Effect.fn("Outcomes.make")(function*(config: Config, context
   const complete = keep.filter((index) => kept.every((p) => !Number.isNaN(table.scores[index]![p]!)))
   const models = complete.map((index) => table.models[index]!)
   const rows: Array<Records.OutcomeRow> = kept.map((p) => ({
-    prompt: table.prompts[p]!,
+    prompt: prompts[p]!,
     scores: Object.fromEntries(complete.map((index) => [table.models[index]!, table.scores[index]![p]!]))
   }))
   const pick = (record: Record<string, Float64Array>) =>
@@ -269,7 +278,7 @@ export const make = Effect.fn("Outcomes.make")(function*(config: Config, context
 
 export const plugin = Plugin.benchmark({
   id: "benchmark/outcomes",
-  version: "1.0.0",
+  version: "1.1.0",
   description: "Any per-prompt outcome table (RouterBench CSV, RouterDC/LLMRouter JSON) as a benchmark for two or more models",
   config: Config,
   fingerprint,

@@ -22,10 +22,9 @@
  * battles between two models that are both right or both wrong never show.
  * `both` emits the pairwise and the reference battles.
  */
-import { Errors, Files, Plugin, type Records } from "@routellm/core"
+import { Errors, Files, Plugin, PromptTurns, type Records } from "@routellm/core"
 import { Effect, Schema } from "effect"
 import * as Path from "node:path"
-import * as PythonList from "./internal/PythonList.ts"
 import * as Source from "./internal/Source.ts"
 
 export const id = "dataset/outcome-battles"
@@ -117,12 +116,8 @@ export const resolveSources = (config: Config, context: Plugin.MakeContext) =>
     return yield* expandSources(paths)
   })
 
-/** The first turn of a prompt stored as a list of turns; other prompts unchanged. */
-export const firstTurn = (prompt: string): string => {
-  if (!prompt.trimStart().startsWith("[")) return prompt
-  const turns = PythonList.parseStringList(prompt)
-  return turns !== undefined && turns.length > 0 ? turns[0]! : prompt
-}
+/** The first turn of a prompt stored as a list of turns; other prompts unchanged (core's PromptTurns, shared with benchmark/outcomes). */
+export const firstTurn = (prompt: string): string => PromptTurns.firstTurn(prompt)
 
 const parseScore = (text: string): number => (text.trim() === "" ? Number.NaN : Number(text))
 

@@ -1,6 +1,8 @@
 /**
- * RouterBench stores prompts as Python reprs of a list of turns
- * (`['Write a function ...']`). This reads such a literal back into strings.
+ * Prompts stored as a list of turns: RouterBench writes the Python repr of a
+ * list (`['Write a function ...']`). Routers decide on the first turn, so
+ * every reader of such a table (battle datasets, outcome benchmarks) unwraps
+ * it the same way and both sides see one prompt text.
  */
 
 const escapes: Record<string, string> = { n: "\n", t: "\t", r: "\r", "\\": "\\", "'": "'", "\"": "\"", "0": "\0", a: "\x07", b: "\b", f: "\f", v: "\v" }
@@ -74,4 +76,11 @@ export const parseStringList = (text: string): Array<string> | undefined => {
   }
   skipSpace()
   return i === n ? items : undefined
+}
+
+/** The first turn of a prompt stored as a list of turns (a Python list repr or a JSON list); other prompts unchanged. */
+export const firstTurn = (prompt: string): string => {
+  if (!prompt.trimStart().startsWith("[")) return prompt
+  const turns = parseStringList(prompt)
+  return turns !== undefined && turns.length > 0 ? turns[0]! : prompt
 }
