@@ -29,6 +29,9 @@ import { Effect, Schema } from "effect"
 import * as Path from "node:path"
 import * as Outcomes from "./Outcomes.ts"
 
+/** Routers score the benchmark's pair, whatever pair their config names. */
+const pairOf = (benchmark: Benchmark.BenchmarkShape) => ({ strong: benchmark.strongModel, weak: benchmark.weakModel })
+
 export interface Options {
   /** Number of folds K (at least 2). */
   readonly folds: number
@@ -91,7 +94,7 @@ export const scores = Effect.fn("CrossFit.scores")(function*(
   const prompts = benchmark.rows.map((row) => row.prompt)
   const result = new Float64Array(prompts.length)
   if (plugin.train === undefined) {
-    const router = yield* Effect.scoped(plugin.make(config, { baseDirectory: context.baseDirectory }))
+    const router = yield* Effect.scoped(plugin.make(config, { baseDirectory: context.baseDirectory, pair: pairOf(benchmark) }))
     result.set(yield* Router.scoreAll(router, prompts, { label: `${plugin.id} on ${benchmark.name}` }))
     return { scores: result, folds: new Int32Array(prompts.length), records: [] } satisfies Result
   }
@@ -155,7 +158,7 @@ export const scores = Effect.fn("CrossFit.scores")(function*(
         value: output.value ?? null,
         fingerprint: Hash.hashValue({ plugin: plugin.id, version: plugin.version, labels: labelsInput.fingerprint })
       }
-      const router = yield* plugin.make(config, { baseDirectory: context.baseDirectory, trained })
+      const router = yield* plugin.make(config, { baseDirectory: context.baseDirectory, trained, pair: pairOf(benchmark) })
       return yield* Router.scoreAll(router, heldOutRows.map((row) => prompts[row]!))
     }))
     heldOutRows.forEach((row, index) => {
@@ -290,7 +293,7 @@ const outOfDomainScores = Effect.fn("CrossFit.outOfDomainScores")(function*(
   const prompts = benchmark.rows.map((row) => row.prompt)
   const train = plugin.train
   const router = yield* Effect.scoped(Effect.gen(function*() {
-    if (train === undefined) return yield* plugin.make(config, { baseDirectory: context.baseDirectory })
+    if (train === undefined) return yield* plugin.make(config, { baseDirectory: context.baseDirectory, pair: pairOf(benchmark) })
     const directory = Path.join(context.directory, "trained")
     yield* Files.makeDirectory(directory)
     const output = yield* train(config, {
@@ -303,6 +306,7 @@ const outOfDomainScores = Effect.fn("CrossFit.outOfDomainScores")(function*(
     })
     return yield* plugin.make(config, {
       baseDirectory: context.baseDirectory,
+      pair: pairOf(benchmark),
       trained: {
         stepId: "crossfit-train",
         uses: plugin.id,
@@ -318,7 +322,7 @@ const outOfDomainScores = Effect.fn("CrossFit.outOfDomainScores")(function*(
 
 export const plugin = Plugin.step({
   id: "eval/crossfit",
-  version: "1.1.0",
+  version: "1.2.0",
   description:
     "Cross-fitted in-domain evaluation: K folds by prompt, train on the other folds' golden labels (+ training inputs), metrics on out-of-fold scores",
   config: Config,
